@@ -1,0 +1,114 @@
+"""The ``wasmforge`` command line: global options, command registration, and the only exit point.
+
+Start-up time matters (``wasmforge --version`` and ``wat2wasm`` run in tight loops in CI scripts), so
+this module imports nothing heavy: each command imports what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Annotated, NoReturn
+
+import typer
+
+from wasmforge import __version__
+from wasmforge.console import Console, get_console, set_console
+from wasmforge.errors import ExitCode, WasmforgeError
+
+app = typer.Typer(
+    name="wasmforge",
+    help="Build C, C++, Rust, Emscripten and WAT into reproducible WebAssembly, ready to ship.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Tracebacks with locals could print registry credentials in CI logs.
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_debug = False
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"wasmforge {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", help="Print the version and exit.",
+                     callback=_version_callback, is_eager=True),
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Machine-readable result on stdout.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show commands as they run.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug-traceback", help="Show Python tracebacks for errors.")
+    ] = False,
+) -> None:
+    global _debug
+    del version  # handled by its eager callback
+    _debug = debug
+    set_console(Console(json_mode=json_output, verbose=verbose, quiet=quiet))
+
+
+def _register_commands() -> None:
+    # Each module adds its commands to ``app``; the modules import only typer and the stdlib at
+    # module level so that registering them all stays cheap.
+    from wasmforge.commands import ALL_COMMAND_MODULES
+
+    for module in ALL_COMMAND_MODULES:
+        module.register(app)
+
+
+_register_commands()
+
+
+def _exit(code: int) -> NoReturn:
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Console-script entry point: runs the app and maps every failure to a documented exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        app(args=args, prog_name="wasmforge", standalone_mode=False)
+    except WasmforgeError as error:
+        if _debug:
+            import traceback
+
+            traceback.print_exc()
+        get_console().error(error.message, hint=error.hint)
+        _exit(error.exit_code)
+    except typer.Exit as done:
+        _exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        _exit(ExitCode.INTERRUPTED)
+    except typer.TyperException as usage:
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            print(f"error: {usage.format_message()}", file=sys.stderr)
+        _exit(usage.exit_code)
+    except BrokenPipeError:
+        _exit(ExitCode.OK)
+    except Exception as bug:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if _debug:
+            raise
+        get_console().error(
+            f"internal error: {type(bug).__name__}: {bug}",
+            hint="this is a bug in wasmforge; rerun with --debug-traceback and report it",
+        )
+        _exit(ExitCode.INTERNAL)
+    _exit(ExitCode.OK)

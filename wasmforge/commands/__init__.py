@@ -1,0 +1,7 @@
+"""Command modules. Each exposes ``register(app)``; the CLI registers them in this order."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+ALL_COMMAND_MODULES: tuple[ModuleType, ...] = ()

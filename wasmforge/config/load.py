@@ -1,0 +1,168 @@
+"""Read and validate ``wasmforge.toml``; turn every problem into one line that names the key."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from wasmforge.config.model import WasmforgeConfig
+from wasmforge.errors import ConfigError
+
+CONFIG_FILE = "wasmforge.toml"
+
+
+def find_config(start: Path) -> Path:
+    """``start`` itself if it is a file, else ``start/wasmforge.toml``."""
+    path = start if start.is_file() else start / CONFIG_FILE
+    if not path.is_file():
+        msg = f"{path}: no {CONFIG_FILE} here"
+        raise ConfigError(msg, hint="run 'wasmforge new' to start a project, or pass its directory")
+    return path
+
+
+def load_config(path: Path) -> WasmforgeConfig:
+    """Parse and validate one config file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        msg = f"{path}: cannot read: {error}"
+        raise ConfigError(msg) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(_toml_message(path, error)) from None
+    try:
+        return WasmforgeConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(path, text, error)) from None
+
+
+def _toml_message(path: Path, error: tomllib.TOMLDecodeError) -> str:
+    # tomllib reports "Message (at line L, column C)": move the position to the front.
+    match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", str(error))
+    if match:
+        return f"{path}:{match[2]}:{match[3]}: {match[1]}"
+    return f"{path}: {error}"
+
+
+def format_validation_error(path: Path, text: str, error: ValidationError) -> str:
+    """The first problem as ``file:line: key.path: message (did you mean 'x'?)``; a count of more."""
+    # An unknown key is usually a misspelt one, whose "missing" error is then a consequence.
+    problems = sorted(error.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    first = problems[0]
+    loc = _display_loc(first["loc"])
+    key = ".".join(loc) or "(top level)"
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        message = "unknown key"
+        suggestion = _suggest(first["loc"])
+        if suggestion:
+            message += f" (did you mean {suggestion!r}?)"
+    elif kind == "missing":
+        message = "required key is missing"
+    elif kind == "union_tag_invalid":
+        message = f"unknown kind {first.get('ctx', {}).get('tag')!r} (expected one of: {_kinds()})"
+    elif kind == "union_tag_not_found":
+        message = f"missing 'kind' (one of: {_kinds()})"
+    else:
+        message = f"{first['msg']} (got {_short(first['input'])})"
+        message = message.replace("Value error, ", "")
+    line = _line_of(text, loc)
+    where = f"{path}:{line}" if line else str(path)
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"{where}: {key}: {message}{more}"
+
+
+def _kinds() -> str:
+    from wasmforge.config.model import TOOLCHAIN_KINDS
+
+    return ", ".join(TOOLCHAIN_KINDS)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _display_loc(loc: tuple[int | str, ...]) -> list[str]:
+    # A discriminated union puts the tag ('wasi-sdk') into the location; the user never wrote it.
+    from wasmforge.config.model import TOOLCHAIN_KINDS
+
+    shown = [str(part) for part in loc]
+    if len(shown) >= 3 and shown[0] == "targets" and shown[2] in TOOLCHAIN_KINDS:
+        del shown[2]
+    return shown
+
+
+def _suggest(loc: tuple[int | str, ...]) -> str | None:
+    """The closest valid key next to the unknown one, found by walking the models along ``loc``."""
+    model = _model_at(WasmforgeConfig, loc[:-1])
+    if model is None:
+        return None
+    valid = [field.alias or name for name, field in model.model_fields.items()]
+    matches = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next(
+                (f for n, f in current.model_fields.items() if part in (n, f.alias)), None
+            )
+            if field is None:
+                return None
+            current = field.annotation
+        elif typing.get_origin(current) is dict:
+            current = typing.get_args(current)[1]
+        elif isinstance(current, list):  # union members: pick by discriminator value
+            current = next(
+                (m for m in current if part in typing.get_args(m.model_fields["kind"].annotation)),
+                None,
+            )
+            if current is None:
+                return None
+        else:
+            return None
+    current = _unwrap(current)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Annotated/Optional; a union of models becomes a list of its members."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(members) == 1:
+            return _unwrap(members[0])
+        models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+        if models and "kind" in models[0].model_fields:
+            return models
+        return members[0] if models == [] else models[0]
+    return annotation
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Best effort: the line where the last key of ``loc`` is written, if that is unambiguous."""
+    if not loc:
+        return None
+    key = re.escape(loc[-1])
+    pattern = re.compile(rf"^\s*(\"{key}\"|'{key}'|{key})\s*=|^\s*\[+[^\]]*\b{key}\]+\s*$")
+    hits = [n for n, line in enumerate(text.splitlines(), start=1) if pattern.search(line)]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits and len(loc) > 1:
+        return _line_of(text, loc[:-1])
+    return None

@@ -1,0 +1,190 @@
+"""The ``wasmforge.toml`` schema.
+
+Keys are kebab-case in the file (``include-dirs``) and snake_case in Python. Every model forbids
+unknown keys and is strict (no silent str→int coercion), so a typo is an error, not a no-op. Paths
+stay ``str`` here: they are relative to the project root and are resolved by the planner.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+TOOLCHAIN_KINDS = ("wasi-sdk", "rust", "emscripten", "wat")
+ToolchainKind = Literal["wasi-sdk", "rust", "emscripten", "wat"]
+OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
+PackageFormat = Literal["image", "artifact", "both"]
+RunnerName = Literal["auto", "docker", "local"]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, alias_generator=_kebab, populate_by_name=True
+    )
+
+
+class ProjectConfig(StrictModel):
+    """``[project]``: names the project; feeds OCI annotations."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    version: str = "0.1.0"
+    description: str | None = None
+    source: str | None = Field(default=None, description="Source repository URL (OCI annotation).")
+    authors: list[str] = []
+    licenses: str | None = None
+
+
+class ProfileConfig(StrictModel):
+    """``[profile.NAME]``: how a build is optimised. Unset keys come from ``inherits``."""
+
+    inherits: str | None = None
+    opt_level: OptLevel | None = Field(
+        default=None, description="Compiler and wasm-opt level: 0-4, 's' or 'z'."
+    )
+    debug_info: bool | None = Field(default=None, description="Compile with DWARF debug info.")
+    wasm_opt: bool | None = Field(default=None, description="Run wasm-opt after compiling.")
+    wasm_opt_passes: list[str] | None = Field(
+        default=None, description="Extra wasm-opt arguments, e.g. ['--converge']."
+    )
+    strip_debug: bool | None = None
+    strip_names: bool | None = None
+    strip_producers: bool | None = None
+
+
+class PackageConfig(StrictModel):
+    """``[targets.NAME.package]``: package this target as OCI when it is built."""
+
+    format: PackageFormat = "image"
+    image: str | None = Field(
+        default=None, description="Image name and tag, e.g. 'ghcr.io/acme/hello:1.0'."
+    )
+    annotations: dict[str, str] = {}
+
+
+class TargetBase(StrictModel):
+    optimize: bool = Field(default=True, description="Let the profile run wasm-opt on this target.")
+    output: str | None = Field(
+        default=None, description="Output file name (default: the target name plus extension)."
+    )
+    env: dict[str, str] = {}
+    package: PackageConfig | None = None
+
+
+class CFamilyFields(StrictModel):
+    sources: list[str] = Field(default=[], description="Source files or globs.")
+    include_dirs: list[str] = []
+    defines: list[str] = Field(default=[], description="NAME or NAME=VALUE.")
+    cflags: list[str] = []
+    ldflags: list[str] = []
+    libs: list[str] = Field(default=[], description="Libraries to link, e.g. 'm'.")
+
+
+class WasiSdkTarget(TargetBase, CFamilyFields):
+    """C and C++ to wasm32-wasi with clang, wasi-libc and libc++."""
+
+    kind: Literal["wasi-sdk"]
+    language: Literal["c", "c++"] | None = Field(
+        default=None, description="Default: c++ if any source is C++, else c."
+    )
+    exec_model: Literal["command", "reactor"] = "command"
+    exports: list[str] = Field(default=[], description="Functions a reactor exports.")
+    command: str | list[str] | None = Field(
+        default=None,
+        description="Build with your own command (make, cmake) instead of sources; "
+        "a string runs under sh -c.",
+    )
+    artifact: str | None = Field(
+        default=None, description="With command: the .wasm file the command produces."
+    )
+
+
+class RustTarget(TargetBase):
+    """A Cargo project or a single .rs file, to wasm32-wasi."""
+
+    kind: Literal["rust"]
+    path: str = Field(default=".", description="Directory of Cargo.toml.")
+    source: str | None = Field(default=None, description="A single .rs file instead of Cargo.")
+    crate_type: Literal["bin", "cdylib"] = "bin"
+    bin: str | None = Field(default=None, description="Which binary of the package.")
+    features: list[str] = []
+    no_default_features: bool = False
+    rustflags: list[str] = []
+
+
+class EmscriptenTarget(TargetBase, CFamilyFields):
+    """C/C++ with emcc: a web page or Node module (JS + wasm), or a standalone WASI module."""
+
+    kind: Literal["emscripten"]
+    environment: Literal["web", "node", "standalone"] = "web"
+    html: bool = Field(default=False, description="Also emit an HTML page (web only).")
+    exports: list[str] = Field(default=[], description="C functions to export, e.g. 'add'.")
+    settings: dict[str, str | int | bool | list[str]] = Field(
+        default={}, description="Extra -s KEY=VALUE settings."
+    )
+
+
+class WatTarget(TargetBase):
+    """WebAssembly text assembled with WABT."""
+
+    kind: Literal["wat"]
+    source: str
+    features: list[str] = Field(
+        default=[], description="Extra WABT features to enable, e.g. 'threads'."
+    )
+
+
+Target = Annotated[
+    WasiSdkTarget | RustTarget | EmscriptenTarget | WatTarget, Field(discriminator="kind")
+]
+
+
+class ToolchainOverride(StrictModel):
+    """``[toolchains.KIND]``: use your own digest-pinned image or recipe for a toolchain kind."""
+
+    image: str | None = Field(
+        default=None, description="Image reference pinned by digest: 'repo@sha256:...'."
+    )
+    recipe: str | None = Field(default=None, description="Directory with a Dockerfile.")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_by_digest(cls, value: str | None) -> str | None:
+        if value is not None and "@sha256:" not in value:
+            msg = "must be pinned by digest ('name@sha256:<64 hex>'), tags can change"
+            raise ValueError(msg)
+        return value
+
+
+class BuildConfig(StrictModel):
+    """``[build]``: defaults for ``wasmforge build`` (environment and flags override them)."""
+
+    out_dir: str = "dist"
+    profile: str = "debug"
+    runner: RunnerName = "auto"
+    jobs: Annotated[int, Field(ge=1)] | None = None
+
+
+class WasmforgeConfig(StrictModel):
+    """The whole ``wasmforge.toml``."""
+
+    model_config = ConfigDict(title="wasmforge.toml")
+
+    project: ProjectConfig
+    build: BuildConfig = BuildConfig()
+    profile: dict[str, ProfileConfig] = {}
+    toolchains: dict[ToolchainKind, ToolchainOverride] = {}
+    targets: dict[str, Target] = Field(min_length=1)
+
+    @field_validator("targets")
+    @classmethod
+    def _target_names(cls, value: dict[str, Target]) -> dict[str, Target]:
+        for name in value:
+            if not name or not all(c.isalnum() or c in "-_." for c in name):
+                msg = f"target name {name!r} may only use letters, digits, '-', '_' and '.'"
+                raise ValueError(msg)
+        return value

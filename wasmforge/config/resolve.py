@@ -1,0 +1,149 @@
+"""The one place where defaults < wasmforge.toml < ``WASMFORGE_*`` environment < flags are merged.
+
+The environment is passed in (never read from ``os.environ`` here) so that tests can give any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args
+
+from wasmforge.config.model import OptLevel, ProfileConfig, RunnerName, WasmforgeConfig
+from wasmforge.errors import ConfigError
+
+ENV_PREFIX = "WASMFORGE_"
+
+# Built-in profiles. Release aims at size without giving up speed: -Os keeps loops fast while
+# dropping most of what -O3 inlines; debug info and producers go, the name section stays so that
+# traps still show function names (strip it per project with strip-names = true).
+BUILTIN_PROFILES: Mapping[str, ProfileConfig] = {
+    "debug": ProfileConfig(
+        opt_level=0, debug_info=True, wasm_opt=False, wasm_opt_passes=[],
+        strip_debug=False, strip_names=False, strip_producers=False,
+    ),
+    "release": ProfileConfig(
+        opt_level="s", debug_info=False, wasm_opt=True, wasm_opt_passes=[],
+        strip_debug=True, strip_names=False, strip_producers=True,
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Profile:
+    """A fully resolved build profile: every setting known."""
+
+    name: str
+    opt_level: OptLevel
+    debug_info: bool
+    wasm_opt: bool
+    wasm_opt_passes: tuple[str, ...]
+    strip_debug: bool
+    strip_names: bool
+    strip_producers: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "opt-level": self.opt_level, "debug-info": self.debug_info,
+            "wasm-opt": self.wasm_opt, "wasm-opt-passes": list(self.wasm_opt_passes),
+            "strip-debug": self.strip_debug, "strip-names": self.strip_names,
+            "strip-producers": self.strip_producers,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildFlags:
+    """What the command line said; ``None`` means 'not given'."""
+
+    profile: str | None = None
+    runner: str | None = None
+    jobs: int | None = None
+    out_dir: Path | None = None
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything a build needs to know, after precedence is applied."""
+
+    root: Path
+    config: WasmforgeConfig
+    profile: Profile
+    runner: RunnerName
+    jobs: int
+    out_dir: Path
+    targets: tuple[str, ...] = field(default=())
+
+
+def resolve_profile(config: WasmforgeConfig, name: str) -> Profile:
+    """Merge ``[profile.NAME]`` over what it inherits (a built-in of the same name, or ``inherits``)."""
+    chain: list[ProfileConfig] = []
+    seen: set[str] = set()
+    current: str | None = name
+    while current is not None:
+        if current in seen:
+            msg = f"profile.{name}: 'inherits' loops back to {current!r}"
+            raise ConfigError(msg)
+        seen.add(current)
+        user = config.profile.get(current)
+        builtin = BUILTIN_PROFILES.get(current)
+        if user is None and builtin is None:
+            known = sorted({*BUILTIN_PROFILES, *config.profile})
+            msg = f"unknown profile {current!r} (known: {', '.join(known)})"
+            raise ConfigError(msg)
+        if user is not None:
+            chain.append(user)
+        if builtin is not None:
+            chain.append(builtin)
+        parent = user.inherits if user is not None and user.inherits else None
+        current = parent if parent is not None else (None if builtin else "debug")
+    values: dict[str, Any] = {}
+    for layer in reversed(chain):  # base first, so nearer layers win
+        values.update({k: v for k, v in layer.model_dump().items() if v is not None})
+    values.pop("inherits", None)
+    values["wasm_opt_passes"] = tuple(values.get("wasm_opt_passes") or ())
+    return Profile(name=name, **values)
+
+
+def resolve_settings(
+    root: Path, config: WasmforgeConfig, env: Mapping[str, str], flags: BuildFlags
+) -> Settings:
+    """Apply defaults < file < environment < flags for the build settings."""
+    build = config.build
+    profile_name = flags.profile or env.get(f"{ENV_PREFIX}PROFILE") or build.profile
+    runner = flags.runner or env.get(f"{ENV_PREFIX}RUNNER") or build.runner
+    if runner not in get_args(RunnerName):
+        source = "--runner" if flags.runner else f"{ENV_PREFIX}RUNNER"
+        msg = f"{source}: unknown runner {runner!r} (expected auto, docker or local)"
+        raise ConfigError(msg)
+    jobs = flags.jobs or _env_int(env, "JOBS") or build.jobs or 1
+    out_dir = flags.out_dir or Path(env.get(f"{ENV_PREFIX}OUT_DIR") or build.out_dir)
+    unknown = [t for t in flags.targets if t not in config.targets]
+    if unknown:
+        msg = f"--target: no target named {unknown[0]!r} (targets: {', '.join(config.targets)})"
+        raise ConfigError(msg)
+    return Settings(
+        root=root,
+        config=config,
+        profile=resolve_profile(config, profile_name),
+        runner=runner,  # type: ignore[arg-type]  # checked against RunnerName above
+        jobs=jobs,
+        out_dir=out_dir if out_dir.is_absolute() else root / out_dir,
+        targets=flags.targets or tuple(config.targets),
+    )
+
+
+def _env_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(f"{ENV_PREFIX}{name}")
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        msg = f"{ENV_PREFIX}{name}: expected a whole number, got {raw!r}"
+        raise ConfigError(msg) from None
+    if value < 1:
+        msg = f"{ENV_PREFIX}{name}: must be at least 1, got {value}"
+        raise ConfigError(msg)
+    return value

@@ -1,0 +1,141 @@
+"""Where output goes: machine results on stdout (``--json``), human progress on stderr.
+
+Human output uses rich only when stderr is a terminal; in CI it is plain lines, and on GitHub Actions
+errors become ``::error file=…::`` annotations and long steps ``::group::`` blocks. rich is imported
+lazily so that fast commands do not pay for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console as RichConsole
+
+
+def _is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+@dataclass
+class Console:
+    """The one output channel of a command run. ``json_mode`` silences human chatter on stdout."""
+
+    json_mode: bool = False
+    verbose: bool = False
+    quiet: bool = False
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    _rich: RichConsole | None = None
+
+    @property
+    def github_actions(self) -> bool:
+        return self.env.get("GITHUB_ACTIONS") == "true"
+
+    @property
+    def fancy(self) -> bool:
+        """rich styling: a terminal, not CI, and colour not switched off."""
+        if "NO_COLOR" in self.env or self.env.get("CI"):
+            return "FORCE_COLOR" in self.env
+        return _is_tty() or "FORCE_COLOR" in self.env
+
+    def rich(self) -> RichConsole:
+        if self._rich is None:
+            from rich.console import Console as RichConsole
+
+            self._rich = RichConsole(
+                stderr=True, highlight=False, emoji=False, force_terminal=self.fancy or None
+            )
+        return self._rich
+
+    # Human output (stderr) -------------------------------------------------------------------
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            self._line(message)
+
+    def debug(self, message: str) -> None:
+        if self.verbose:
+            self._line(message, style="dim")
+
+    def warn(self, message: str) -> None:
+        if self.github_actions:
+            print(f"::warning::{message}", file=sys.stderr)
+        else:
+            self._line(f"warning: {message}", style="yellow")
+
+    def error(self, message: str, *, hint: str | None = None, file: str | None = None) -> None:
+        if self.github_actions:
+            where = f" file={file}" if file else ""
+            print(f"::error{where}::{message}", file=sys.stderr)
+        else:
+            self._line(f"error: {message}", style="bold red")
+        if hint:
+            self._line(f"hint: {hint}", style="cyan")
+
+    def _line(self, message: str, style: str | None = None) -> None:
+        if self.fancy:
+            self.rich().print(message, style=style, markup=False)
+        else:
+            print(message, file=sys.stderr, flush=True)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        """A foldable block in GitHub Actions logs; a heading elsewhere."""
+        if self.github_actions:
+            print(f"::group::{title}", file=sys.stderr, flush=True)
+            try:
+                yield
+            finally:
+                print("::endgroup::", file=sys.stderr, flush=True)
+        else:
+            self.info(title)
+            yield
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]], title: str = "") -> None:
+        """A human table on stderr (rich on a terminal, aligned plain text otherwise)."""
+        if self.quiet:
+            return
+        if self.fancy:
+            from rich.table import Table
+
+            table = Table(title=title or None)
+            for header in headers:
+                table.add_column(header)
+            for row in rows:
+                table.add_row(*row)
+            self.rich().print(table)
+            return
+        if title:
+            print(title, file=sys.stderr)
+        widths = [len(h) for h in headers]
+        for row in rows:
+            widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+        for row in [list(headers), *rows]:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
+                  file=sys.stderr)
+
+    # Machine output (stdout) -----------------------------------------------------------------
+
+    def result(self, data: Any) -> None:
+        """The command's machine-readable result: printed only with ``--json``."""
+        if self.json_mode:
+            sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
+            sys.stdout.flush()
+
+
+_current = Console()
+
+
+def get_console() -> Console:
+    return _current
+
+
+def set_console(console: Console) -> None:
+    global _current
+    _current = console

@@ -1,0 +1,1 @@
+"""Reading WebAssembly binaries and driving the WAT/wasm tools."""
