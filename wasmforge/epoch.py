@@ -1,0 +1,44 @@
+"""The timestamp that goes into every output: ``SOURCE_DATE_EPOCH``, else the last git commit's time.
+
+Both builds and OCI packaging use it, so the same sources give the same bytes on any machine and day
+(https://reproducible-builds.org/specs/source-date-epoch/).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from wasmforge.errors import ConfigError
+
+# When there is neither SOURCE_DATE_EPOCH nor a git history, a constant keeps outputs reproducible.
+FALLBACK_EPOCH = 0
+
+
+def source_date_epoch(root: Path, env: Mapping[str, str]) -> int:
+    raw = env.get("SOURCE_DATE_EPOCH")
+    if raw is not None and raw.strip():
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            msg = f"SOURCE_DATE_EPOCH: expected seconds since 1970, got {raw!r}"
+            raise ConfigError(msg) from None
+        if value < 0:
+            msg = f"SOURCE_DATE_EPOCH: must not be negative, got {value}"
+            raise ConfigError(msg)
+        return value
+    commit_time = _last_commit_time(root)
+    return commit_time if commit_time is not None else FALLBACK_EPOCH
+
+
+def _last_commit_time(root: Path) -> int | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%ct"],
+            capture_output=True, text=True, check=False, timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = done.stdout.strip()
+    return int(text) if done.returncode == 0 and text.isdigit() else None
