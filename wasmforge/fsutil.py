@@ -38,6 +38,7 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     """A temporary directory next to ``path`` that replaces it whole if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result should look like mkdir's
     try:
         yield tmp
         if path.exists():
@@ -50,6 +51,12 @@ def atomic_dir(path: Path) -> Iterator[Path]:
             tmp.rename(path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def refuse_overwrite(path: Path, *, force: bool, flag: str = "--force") -> None:

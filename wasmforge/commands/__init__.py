@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-ALL_COMMAND_MODULES: tuple[ModuleType, ...] = ()
+from wasmforge.commands import new
+
+ALL_COMMAND_MODULES: tuple[ModuleType, ...] = (new,)

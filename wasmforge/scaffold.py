@@ -1,0 +1,95 @@
+"""``wasmforge new``: render a project template (``templates/<name>/``) into a new directory.
+
+A template is a folder with ``template.toml`` (its description) and files; names ending in ``.j2``
+are rendered with jinja2 (the suffix dropped), others are copied as they are. The project is
+written to a temporary directory and renamed into place, so a failure leaves nothing behind, and
+an existing non-empty directory is never written into.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from wasmforge.errors import UserError
+from wasmforge.fsutil import atomic_dir
+from wasmforge.resources import templates_dir
+
+PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+GITIGNORE = "dist/\ntarget/\n"
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    description: str
+    path: Path
+
+
+def list_templates() -> list[Template]:
+    found = []
+    for folder in sorted(templates_dir().iterdir()):
+        meta = folder / "template.toml"
+        if meta.is_file():
+            description = tomllib.loads(meta.read_text(encoding="utf-8")).get("description", "")
+            found.append(Template(folder.name, str(description), folder))
+    return found
+
+
+def find_template(name: str) -> Template:
+    templates = list_templates()
+    for template in templates:
+        if template.name == name:
+            return template
+    known = ", ".join(t.name for t in templates)
+    msg = f"unknown template {name!r} (templates: {known})"
+    raise UserError(msg, hint="wasmforge new --list shows them with descriptions")
+
+
+def create_project(template: Template, destination: Path, name: str | None = None) -> list[Path]:
+    """Render ``template`` into ``destination`` (which must not exist or be empty)."""
+    project_name = name or destination.resolve().name.lower()
+    if not PROJECT_NAME.match(project_name):
+        msg = (f"{project_name!r} is not a valid project name "
+               "(lower-case letters, digits, '.', '_' and '-'; starting with a letter or digit)")
+        raise UserError(msg, hint="pass --name NAME")
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        msg = f"{destination}: already exists and is not empty; not writing into it"
+        raise UserError(msg)
+
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template.path),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - renders source code and TOML, not HTML
+    )
+    variables = {
+        "name": project_name,
+        "crate_name": project_name.replace("-", "_").replace(".", "_"),
+        "greeting": f"Hello from {project_name}!",
+    }
+    written: list[Path] = []
+    if destination.exists():
+        destination.rmdir()  # empty: replaced whole by the rendered tree below
+    with atomic_dir(destination) as staging:
+        for source in sorted(template.path.rglob("*")):
+            relative = source.relative_to(template.path)
+            if source.is_dir() or relative.name == "template.toml":
+                continue
+            target = staging / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if source.suffix == ".j2":
+                target = target.with_suffix("")
+                text = environment.get_template(relative.as_posix()).render(variables)
+                target.write_text(text, encoding="utf-8")
+            else:
+                shutil.copyfile(source, target)
+            written.append(destination / target.relative_to(staging))
+        (staging / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
+        written.append(destination / ".gitignore")
+    return written
