@@ -1,0 +1,135 @@
+"""``wasmforge run``: run a WASI module with wasmtime, from a file, a layout, a registry or a target.
+
+TARGET may be a project target name (its built module; Node for Emscripten ``node`` output), a
+``.wasm`` file, an OCI layout directory or tar (``PATH[:TAG]``), or a registry reference. Arguments
+after ``--`` go to the module (for an image they replace its Cmd). The module's exit code becomes
+wasmforge's; a trap exits 134.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands.package import ProfileOption, ReleaseFlag, is_wasm_file, profile_choice
+from wasmforge.commands.push import InsecureFlag
+
+if TYPE_CHECKING:
+    from wasmforge.wasirun import WasiProgram
+
+
+def run(
+    target: Annotated[str, typer.Argument(help="Target name, .wasm file, OCI layout or image "
+                      "reference.")],
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments for the module "
+                    "(after --).")] = None,
+    directory: Annotated[list[str] | None, typer.Option("--dir", help="Preopen HOST[:GUEST] "
+                         "for the module (repeatable).")] = None,
+    env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for the module "
+                   "(repeatable).")] = None,
+    project_path: Annotated[Path, typer.Option("--project", "-C",
+                            help="Project directory (for target names).")] = Path(),
+    profile: ProfileOption = None,
+    release: ReleaseFlag = False,
+    insecure: InsecureFlag = False,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Run a WASI command module; its exit code is passed through."""
+    from wasmforge.wasirun import parse_dir, parse_env, run_wasi
+
+    command_console(json_flag)
+    dirs = [parse_dir(d) for d in directory or []]
+    extra_env = dict(parse_env(e) for e in env or [])
+    argv = list(args or [])
+    path = Path(target)
+    if is_wasm_file(path):
+        from wasmforge.wasirun import WasiProgram
+
+        program = WasiProgram(path.read_bytes(), (path.name, *argv), tuple(extra_env.items()),
+                              tuple(dirs), str(path))
+    elif _is_project_target(target, project_path):
+        code = _run_target(target, argv, extra_env, dirs, project_path,
+                           profile_choice(profile, release))
+        raise typer.Exit(code)
+    else:
+        program = _program_from_oci(target, argv, extra_env, dirs, insecure)
+    raise typer.Exit(run_wasi(program))
+
+
+def _is_project_target(name: str, project_path: Path) -> bool:
+    from wasmforge.config.load import CONFIG_FILE
+
+    if "/" in name or ":" in name or Path(name).exists():
+        return False
+    config_file = project_path / CONFIG_FILE
+    if not config_file.is_file():
+        return False
+    from wasmforge.config.load import load_config
+
+    return name in load_config(config_file).targets
+
+
+def _run_target(
+    name: str, argv: list[str], env: dict[str, str], dirs: list[tuple[str, str]],
+    project_path: Path, profile: str | None,
+) -> int:
+    from wasmforge.errors import UserError
+    from wasmforge.oci.project import open_project
+    from wasmforge.wasirun import WasiProgram, run_wasi
+
+    project, _ = open_project(project_path, os.environ, profile=profile, targets=(name,))
+    built = project.built().get(name)
+    if built is None:
+        msg = f"target {name!r} is not in the {project.profile} build output"
+        raise UserError(msg, hint="run wasmforge build first")
+    if not built.main.is_file():
+        msg = f"{built.main}: the built output of target {name!r} is missing"
+        raise UserError(msg, hint="run wasmforge build first")
+    if not built.wasi:
+        environment = getattr(project.config.targets[name], "environment", None)
+        if environment == "node":
+            # Emscripten names the glue after the module: hello.js loads hello.wasm.
+            return _run_node(built.main.with_suffix(".js"), argv, env)
+        msg = f"target {name!r} is Emscripten {environment or 'web'} output: open it in a browser"
+        raise UserError(msg, hint="wasmforge serve serves it locally")
+    program = WasiProgram(built.main.read_bytes(), (built.main.name, *argv),
+                          tuple(env.items()), tuple(dirs), str(built.main))
+    return run_wasi(program)
+
+
+def _run_node(script: Path, argv: list[str], env: dict[str, str]) -> int:
+    import subprocess
+
+    from wasmforge.tools import host_program
+
+    node = host_program("node", "install Node.js (apt-get install nodejs)")
+    done = subprocess.run([str(node), str(script), *argv],
+                          env={**os.environ, **env}, check=False)
+    return done.returncode
+
+
+def _program_from_oci(
+    target: str, argv: list[str], env: dict[str, str], dirs: list[tuple[str, str]],
+    insecure: bool,
+) -> WasiProgram:
+    from wasmforge.errors import RegistryError
+    from wasmforge.oci.inspect import load_oci
+    from wasmforge.oci.runnable import program_from_image
+
+    try:
+        image = load_oci(target, insecure=insecure)
+    except RegistryError as error:
+        if "/" in target or ":" in target:
+            raise
+        msg = (f"{target}: not a .wasm file, project target or OCI layout, and as an image "
+               f"reference: {error.message}")
+        raise RegistryError(msg, hint=error.hint) from None
+    return program_from_image(image, args=argv, env=env, dirs=dirs)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,337 @@
+"""A small client for the OCI distribution API: just what push and pull need.
+
+Blobs are uploaded before the manifest that names them, so a failed push never leaves a tag pointing
+at missing content. Manifests are sent as the exact bytes that were digested. Transient failures
+(connection errors, 429, 5xx) are retried with exponential backoff; everything else becomes one
+``RegistryError`` line that says what the registry said.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+
+from wasmforge.console import get_console
+from wasmforge.errors import RegistryError, UserError
+from wasmforge.oci import mediatypes as mt
+from wasmforge.oci.blob import Blob, sha256_digest
+from wasmforge.oci.challenge import parse_challenge
+from wasmforge.oci.credentials import Credentials
+from wasmforge.oci.reference import is_loopback, registry_host
+
+DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks
+TIMEOUT = (10, 120)  # connect, read (seconds)
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class TransientError(Exception):
+    """A failure worth retrying; carries the message for when retries run out."""
+
+
+@dataclass
+class RegistryClient:
+    registry: str  # host[:port]
+    credentials: Credentials | None = None
+    insecure: bool = False
+    attempts: int = 4
+    backoff: float = 0.5
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    session: requests.Session = field(default_factory=requests.Session)
+    _tokens: dict[str, str] = field(default_factory=dict)
+    _basic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.insecure and not is_loopback(self.registry):
+            msg = (f"--insecure (plain HTTP) is only allowed for registries on this machine "
+                   f"(localhost, 127.0.0.1, ::1), not {self.registry}")
+            raise UserError(msg)
+        # A proxy from the environment must not see traffic meant for a registry on this machine.
+        self.session.trust_env = not is_loopback(self.registry)
+        self.base = f"{'http' if self.insecure else 'https'}://{self.registry}"
+
+    # Public API ---------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """``GET /v2/``: is this a registry, and can we talk to it (401 is fine: auth comes later)."""
+        response = self._send("GET", "/v2/", scope=None, allow_auth_failure=True)
+        if response.status_code not in (200, 401):
+            raise self._error(response, "is not an OCI registry (GET /v2/)")
+
+    def blob_exists(self, repository: str, digest: str, *, push: bool = False) -> bool:
+        response = self._send("HEAD", f"/v2/{repository}/blobs/{digest}",
+                              scope=self._scope(repository, push=push))
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise self._error(response, f"checking blob {digest} in {repository}")
+
+    def upload_blob(self, repository: str, blob: Blob) -> bool:
+        """Upload unless present; True if bytes were sent. Retries the whole upload session."""
+        if self.blob_exists(repository, blob.digest, push=True):
+            return False
+        self._retrying(lambda: self._upload(repository, blob), f"uploading {blob.digest}")
+        return True
+
+    def put_manifest(self, repository: str, reference: str, manifest: Blob) -> str:
+        response = self._send(
+            "PUT", f"/v2/{repository}/manifests/{reference}",
+            scope=self._scope(repository, push=True), data=manifest.data,
+            headers={"Content-Type": manifest.media_type},
+        )
+        if response.status_code not in (200, 201):
+            raise self._error(response, f"manifest {reference} rejected")
+        stored = response.headers.get("Docker-Content-Digest")
+        if stored and stored != manifest.digest:
+            msg = (f"{self.registry}/{repository}: registry stored manifest as {stored}, "
+                   f"expected {manifest.digest}")
+            raise RegistryError(msg)
+        return manifest.digest
+
+    def get_manifest(self, repository: str, reference: str) -> Blob:
+        response = self._send(
+            "GET", f"/v2/{repository}/manifests/{reference}", scope=self._scope(repository),
+            headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
+        )
+        if response.status_code == 404:
+            msg = f"{self.registry}/{repository}:{reference}: not found in the registry"
+            raise RegistryError(msg)
+        if response.status_code != 200:
+            raise self._error(response, f"fetching manifest {reference}")
+        data = response.content
+        if reference.startswith("sha256:") and sha256_digest(data) != reference:
+            msg = f"{self.registry}/{repository}@{reference}: manifest bytes do not match the digest"
+            raise RegistryError(msg)
+        media_type = _media_type(data) or response.headers.get("Content-Type", "").split(";")[0]
+        return Blob(media_type, data)
+
+    def get_blob(self, repository: str, digest: str) -> bytes:
+        response = self._send("GET", f"/v2/{repository}/blobs/{digest}",
+                              scope=self._scope(repository))
+        if response.status_code != 200:
+            raise self._error(response, f"fetching blob {digest}")
+        data = response.content
+        if sha256_digest(data) != digest:
+            msg = f"{self.registry}/{repository}: blob {digest} arrived with different content"
+            raise RegistryError(msg)
+        return data
+
+    # Uploads ------------------------------------------------------------------------------------
+
+    def _upload(self, repository: str, blob: Blob) -> None:
+        scope = self._scope(repository, push=True)
+        started = self._send("POST", f"/v2/{repository}/blobs/uploads/", scope=scope,
+                             retry=False)
+        if started.status_code != 202:
+            raise self._error(started, f"starting upload of {blob.digest}", transient_ok=True)
+        location = self._location(started)
+        if blob.size > self.chunk_size:
+            location = self._patch_chunks(location, blob, scope)
+            body = b""
+        else:
+            body = blob.data
+        done = self._send(
+            "PUT", location, scope=scope, params={"digest": blob.digest}, data=body,
+            headers={"Content-Type": "application/octet-stream"}, retry=False,
+        )
+        if done.status_code != 201:
+            raise self._error(done, f"finishing upload of {blob.digest}", transient_ok=True)
+
+    def _patch_chunks(self, location: str, blob: Blob, scope: str) -> str:
+        for start in range(0, blob.size, self.chunk_size):
+            chunk = blob.data[start:start + self.chunk_size]
+            response = self._send(
+                "PATCH", location, scope=scope, data=chunk, retry=False,
+                headers={"Content-Type": "application/octet-stream",
+                         "Content-Range": f"{start}-{start + len(chunk) - 1}"},
+            )
+            if response.status_code != 202:
+                raise self._error(response, f"uploading a chunk of {blob.digest}",
+                                  transient_ok=True)
+            location = self._location(response)
+        return location
+
+    def _location(self, response: requests.Response) -> str:
+        location = response.headers.get("Location")
+        if not location:
+            msg = f"{self.registry}: upload started without a Location header"
+            raise RegistryError(msg)
+        # Registries may answer with a path; resolve it against the registry, not the request.
+        return urljoin(self.base + "/", location)
+
+    # Transport, auth and retries ----------------------------------------------------------------
+
+    def _scope(self, repository: str, *, push: bool = False) -> str:
+        return f"repository:{repository}:{'pull,push' if push else 'pull'}"
+
+    def _send(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        scope: str | None,
+        retry: bool = True,
+        allow_auth_failure: bool = False,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        url = path_or_url if "://" in path_or_url else self.base + path_or_url
+
+        def attempt() -> requests.Response:
+            response = self._request(method, url, scope, headers, kwargs)
+            if response.status_code == 401 and self._authenticate(response, scope):
+                response = self._request(method, url, scope, headers, kwargs)
+            if response.status_code in RETRY_STATUSES:
+                raise TransientError(self._error(response, f"{method} {url}").message)
+            return response
+
+        response = self._retrying(attempt, f"{method} {url}") if retry else attempt()
+        if response.status_code in (401, 403) and not allow_auth_failure:
+            who = f" as {self.credentials.username}" if self.credentials else " (no credentials)"
+            msg = f"{self.registry}: authentication refused{who}"
+            raise RegistryError(msg, hint="check 'docker login' or WASMFORGE_REGISTRY_USERNAME/"
+                                "_PASSWORD")
+        return response
+
+    def _request(
+        self, method: str, url: str, scope: str | None, headers: Mapping[str, str] | None,
+        kwargs: Mapping[str, Any],
+    ) -> requests.Response:
+        sent = dict(headers or {})
+        authorization = self._authorization(scope)
+        if authorization:
+            sent["Authorization"] = authorization
+        get_console().debug(f"{method} {url}")
+        try:
+            return self.session.request(method, url, headers=sent, timeout=TIMEOUT,
+                                        allow_redirects=True, **kwargs)
+        except requests.exceptions.SSLError as error:
+            msg = f"{self.registry}: TLS failed ({_short(error)})"
+            hint = "a plain-HTTP registry on this machine needs --insecure" \
+                if is_loopback(self.registry) else None
+            raise RegistryError(msg, hint=hint) from None
+        except (requests.ConnectionError, requests.Timeout) as error:
+            msg = f"{self.registry}: cannot connect ({_short(error)})"
+            raise TransientError(msg) from None
+
+    def _authorization(self, scope: str | None) -> str | None:
+        token = self._tokens.get(scope or "") or self._tokens.get("")
+        if token:
+            return f"Bearer {token}"
+        if self._basic and self.credentials:
+            pair = f"{self.credentials.username}:{self.credentials.password}".encode()
+            return "Basic " + base64.b64encode(pair).decode()
+        return None
+
+    def _authenticate(self, response: requests.Response, scope: str | None) -> bool:
+        """Answer a 401 challenge; True if a retry with new credentials makes sense."""
+        challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if challenge is None:
+            return False
+        if challenge.scheme == "basic":
+            if self.credentials is None or self._basic:
+                return False
+            self._basic = True
+            return True
+        if challenge.scheme != "bearer" or "realm" not in challenge.params:
+            return False
+        wanted = scope or challenge.params.get("scope", "")
+        if wanted in self._tokens:
+            return False  # the token we have was refused: asking again will not help
+        self._tokens[wanted] = self._fetch_token(challenge.params, wanted)
+        return True
+
+    def _fetch_token(self, params: Mapping[str, str], scope: str) -> str:
+        realm = params["realm"]
+        query = {"service": params["service"]} if "service" in params else {}
+        if scope:
+            query["scope"] = scope
+        auth = None
+        if self.credentials is not None:
+            if realm.startswith("http://") and not is_loopback(registry_host_of(realm)):
+                msg = f"{self.registry}: token service {realm} is plain HTTP; not sending a password"
+                raise RegistryError(msg)
+            auth = (self.credentials.username, self.credentials.password)
+        try:
+            answer = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            msg = f"{self.registry}: token service {realm} unreachable ({_short(error)})"
+            raise RegistryError(msg) from None
+        if answer.status_code in (401, 403):
+            msg = f"{self.registry}: authentication refused by the token service"
+            raise RegistryError(msg, hint="check 'docker login' or WASMFORGE_REGISTRY_USERNAME/"
+                                "_PASSWORD")
+        if answer.status_code != 200:
+            raise self._error(answer, f"token service {realm}")
+        try:
+            body = answer.json()
+            return str(body.get("token") or body["access_token"])
+        except (ValueError, KeyError, AttributeError):
+            msg = f"{self.registry}: token service {realm} sent no token"
+            raise RegistryError(msg) from None
+
+    def _retrying(self, action: Any, what: str) -> Any:
+        delay = self.backoff
+        for number in range(1, self.attempts + 1):
+            try:
+                return action()
+            except TransientError as error:
+                if number == self.attempts:
+                    raise RegistryError(str(error)) from None
+                get_console().debug(f"{what}: {error}; retrying in {delay:.1f}s")
+                time.sleep(delay)
+                delay *= 2
+        msg = f"{what}: no attempts were made (attempts={self.attempts})"
+        raise RegistryError(msg)
+
+    def _error(
+        self, response: requests.Response, doing: str, *, transient_ok: bool = False
+    ) -> RegistryError:
+        """The error for an unexpected answer. With ``transient_ok`` a 429/5xx raises
+        TransientError instead, so that the caller's retry loop restarts the upload session."""
+        text = f"{self.registry}: {doing}: HTTP {response.status_code}{_registry_errors(response)}"
+        if transient_ok and response.status_code in RETRY_STATUSES:
+            raise TransientError(text)
+        return RegistryError(text)
+
+
+def registry_host_of(url: str) -> str:
+    netloc = url.split("://", 1)[-1].split("/", 1)[0]
+    return registry_host(netloc)
+
+
+def _registry_errors(response: requests.Response) -> str:
+    """``: CODE: message`` from the distribution-spec error body, when there is one."""
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return ""
+    parts = []
+    for error in errors[:3]:
+        if isinstance(error, dict):
+            parts.append(f"{error.get('code', '?')}: {error.get('message', '')}".strip())
+    return (": " + "; ".join(parts)) if parts else ""
+
+
+def _media_type(data: bytes) -> str | None:
+    try:
+        value = json.loads(data).get("mediaType")
+    except (ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    if "Connection refused" in text:
+        return "connection refused"
+    if "Name or service not known" in text or "NameResolutionError" in text:
+        return "unknown host"
+    return text if len(text) < 160 else text[:157] + "..."

@@ -1,0 +1,106 @@
+"""Push an image from a layout to a registry, and pull one from a registry into a layout."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wasmforge.console import get_console
+from wasmforge.errors import RegistryError
+from wasmforge.fsutil import atomic_dir
+from wasmforge.oci import mediatypes as mt
+from wasmforge.oci.blob import Blob, canonical_json
+from wasmforge.oci.credentials import find_credentials
+from wasmforge.oci.layout import LoadedImage, blob_path, write_layout_dir
+from wasmforge.oci.reference import Reference
+from wasmforge.oci.registry import DEFAULT_CHUNK_SIZE, RegistryClient
+
+
+@dataclass(frozen=True)
+class PushResult:
+    reference: str
+    digest: str
+    uploaded: int  # blobs sent (the others were already there)
+    skipped: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reference": self.reference, "digest": self.digest,
+                "pinned": f"{self.reference.split('@')[0]}@{self.digest}",
+                "uploaded_blobs": self.uploaded, "existing_blobs": self.skipped}
+
+
+def client_for(
+    ref: Reference, env: Mapping[str, str], *, insecure: bool,
+    chunk_size: int = DEFAULT_CHUNK_SIZE, attempts: int = 4,
+) -> RegistryClient:
+    return RegistryClient(ref.registry, credentials=find_credentials(ref.registry, env),
+                          insecure=insecure, chunk_size=chunk_size, attempts=attempts)
+
+
+def push_image(image: LoadedImage, ref: Reference, client: RegistryClient) -> PushResult:
+    """Layers and config first, the manifest (the tag) last: a failure never tags partial content."""
+    client.ping()
+    repository = ref.api_repository
+    uploaded = skipped = 0
+    for blob in (*image.layers, image.config):
+        if client.upload_blob(repository, blob):
+            uploaded += 1
+            get_console().debug(f"uploaded {blob.digest} ({blob.size} bytes)")
+        else:
+            skipped += 1
+    if ref.digest and ref.digest != image.digest:
+        msg = f"{ref}: the reference pins {ref.digest} but the image is {image.digest}"
+        raise RegistryError(msg)
+    digest = client.put_manifest(repository, ref.reference, image.manifest)
+    return PushResult(str(ref), digest, uploaded, skipped)
+
+
+def fetch_image(ref: Reference, client: RegistryClient) -> LoadedImage:
+    """The manifest, config and layers of ``ref``, each checked against its digest."""
+    repository = ref.api_repository
+    manifest = client.get_manifest(repository, ref.reference)
+    document = json.loads(manifest.data)
+    if manifest.media_type in (mt.INDEX, mt.DOCKER_MANIFEST_LIST) or "manifests" in document:
+        manifest, document = _wasm_entry(ref, client, document)
+    config_descriptor = document.get("config") or {}
+    config = Blob(str(config_descriptor.get("mediaType", "")),
+                  client.get_blob(repository, str(config_descriptor.get("digest"))))
+    layers = tuple(
+        Blob(str(d.get("mediaType", "")), client.get_blob(repository, str(d.get("digest"))),
+             tuple(sorted((d.get("annotations") or {}).items())))
+        for d in document.get("layers") or []
+    )
+    annotations = {mt.ANNOTATION_REF_NAME: ref.tag_or_default,
+                   mt.ANNOTATION_CONTAINERD_NAME: ref.full()}
+    return LoadedImage(str(ref), manifest, config, layers, annotations)
+
+
+def _wasm_entry(
+    ref: Reference, client: RegistryClient, index: dict[str, Any]
+) -> tuple[Blob, dict[str, Any]]:
+    """From an index, the manifest for a Wasm platform (wasi/wasm or wasip1/wasip2)."""
+    for entry in index.get("manifests") or []:
+        platform = entry.get("platform") or {}
+        if platform.get("architecture") == mt.ARCHITECTURE:
+            manifest = client.get_manifest(ref.api_repository, str(entry.get("digest")))
+            return manifest, json.loads(manifest.data)
+    msg = f"{ref}: an image index with no wasm platform entry"
+    raise RegistryError(msg)
+
+
+def write_pulled_layout(image: LoadedImage, ref: Reference, out_dir: Path) -> None:
+    """An OCI layout of ``image`` in ``out_dir`` (replaced whole, atomically), blobs byte-exact."""
+    files = {blob_path(b.digest): b.data for b in (*image.layers, image.config, image.manifest)}
+    files[mt.OCI_LAYOUT_FILE] = canonical_json({"imageLayoutVersion": mt.OCI_LAYOUT_VERSION})
+    descriptor: dict[str, Any] = {"mediaType": image.manifest.media_type or mt.MANIFEST,
+                                  "digest": image.digest, "size": image.manifest.size}
+    descriptor["annotations"] = {mt.ANNOTATION_CONTAINERD_NAME: ref.full(),
+                                 mt.ANNOTATION_REF_NAME: ref.tag_or_default}
+    files["index.json"] = canonical_json(
+        {"schemaVersion": 2, "mediaType": mt.INDEX, "manifests": [descriptor]}
+    )
+    with atomic_dir(out_dir) as staging:
+        write_layout_dir(files, staging)
