@@ -1,3 +1,3 @@
-from wasmforge.cli import main
+from wasmforge.entry import main
 
 main()

@@ -81,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: runs the app and maps every failure to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        app(args=args, prog_name="wasmforge", standalone_mode=False)
+        # Without standalone mode, click returns (not raises) the code of a typer.Exit raised in a
+        # command; ``wasmforge run`` passes the module's exit code that way.
+        returned = app(args=args, prog_name="wasmforge", standalone_mode=False)
     except WasmforgeError as error:
         if _debug:
             import traceback
@@ -111,4 +113,4 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             hint="this is a bug in wasmforge; rerun with --debug-traceback and report it",
         )
         _exit(ExitCode.INTERNAL)
-    _exit(ExitCode.OK)
+    _exit(returned if isinstance(returned, int) else ExitCode.OK)

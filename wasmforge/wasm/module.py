@@ -136,14 +136,17 @@ class ModuleInfo:
 
 
 class _Reader:
-    def __init__(self, data: bytes, origin: str, base: int = 0) -> None:
+    def __init__(self, data: bytes, origin: str, base: int = 0, context: str = "") -> None:
         self.data = data
         self.pos = 0
         self.origin = origin
         self.base = base  # offset of data[0] in the file, for messages
+        self.context = context  # e.g. "export section", so that a message says where it went wrong
 
-    def fail(self, what: str) -> MalformedModuleError:
-        return MalformedModuleError(f"{self.origin}: {what} at byte {self.base + self.pos}")
+    def fail(self, what: str, *, at: int | None = None) -> MalformedModuleError:
+        where = self.base + (self.pos if at is None else at)
+        context = f"{self.context}: " if self.context else ""
+        return MalformedModuleError(f"{self.origin}: {context}{what} at byte {where}")
 
     @property
     def at_end(self) -> bool:
@@ -151,48 +154,66 @@ class _Reader:
 
     def byte(self) -> int:
         if self.pos >= len(self.data):
-            raise self.fail("unexpected end of data")
+            msg = "unexpected end of data (truncated file?)"
+            raise self.fail(msg)
         value = self.data[self.pos]
         self.pos += 1
         return value
 
     def bytes(self, count: int) -> bytes:
         if count < 0 or self.pos + count > len(self.data):
-            raise self.fail(f"unexpected end of data (needed {count} bytes)")
+            msg = f"unexpected end of data (needed {count} bytes)"
+            raise self.fail(msg)
         chunk = self.data[self.pos : self.pos + count]
         self.pos += count
         return chunk
 
     def u32(self) -> int:
-        result = shift = 0
-        for _ in range(5):
-            b = self.byte()
-            result |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return result
-            shift += 7
-        raise self.fail("LEB128 integer too long")
+        return self._uleb(32)
 
     def u64(self) -> int:
+        return self._uleb(64)
+
+    def _uleb(self, bits: int) -> int:
+        # The spec bounds the encoding to ceil(bits / 7) bytes, and the unused high bits of the last
+        # byte must be zero: anything else is a malformed integer, not a large one.
+        start = self.pos
         result = shift = 0
-        for _ in range(10):
+        for _ in range(-(-bits // 7)):
             b = self.byte()
             result |= (b & 0x7F) << shift
             if not b & 0x80:
+                if result >> bits:
+                    msg = f"LEB128 integer too large for u{bits}"
+                    raise self.fail(msg, at=start)
                 return result
             shift += 7
-        raise self.fail("LEB128 integer too long")
+        msg = f"LEB128 integer too long for u{bits}"
+        raise self.fail(msg, at=start)
 
     def name(self) -> str:
         raw = self.bytes(self.u32())
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise self.fail("name is not valid UTF-8") from None
+            msg = "name is not valid UTF-8"
+            raise self.fail(msg) from None
 
-    def sub(self, size: int) -> _Reader:
+    def sub(self, size: int, context: str) -> _Reader:
         start = self.pos
-        return _Reader(self.bytes(size), self.origin, self.base + start)
+        if start + size > len(self.data):
+            remaining = len(self.data) - start
+            msg = f"{context} declares {size} bytes but only {remaining} remain (truncated file?)"
+            raise self.fail(
+                msg,
+                at=start,
+            )
+        return _Reader(self.bytes(size), self.origin, self.base + start, context)
+
+    def expect_end(self) -> None:
+        if not self.at_end:
+            msg = f"{len(self.data) - self.pos} unexpected bytes at the end of the section"
+            raise self.fail(msg)
 
 
 def read_module_file(path: Path) -> ModuleInfo:
@@ -206,50 +227,70 @@ def read_module_file(path: Path) -> ModuleInfo:
 
 def parse_module(data: bytes, origin: str = "<module>") -> ModuleInfo:
     """Read the structure of a binary module (or the header of a component)."""
+    if data[:4] == MAGIC and len(data) < 8:
+        msg = f"{origin}: truncated header ({len(data)} bytes; a module starts with 8)"
+        raise MalformedModuleError(msg)
     if len(data) < 8 or data[:4] != MAGIC:
         what = "empty file" if not data else "not a WebAssembly binary (bad magic number)"
         if data[:1] == b"(" or data.lstrip()[:1] in (b"(", b";"):
             what += "; it looks like WebAssembly text: use wat2wasm"
-        raise MalformedModuleError(f"{origin}: {what}")
+        msg = f"{origin}: {what}"
+        raise MalformedModuleError(msg)
     version = int.from_bytes(data[4:8], "little")
     info = ModuleInfo(size=len(data))
     if version == 0x0001000D:  # component model: version 0x0d, layer 1
         info.kind = "component"
         return info
     if version != 1:
-        raise MalformedModuleError(f"{origin}: unsupported binary version {version}")
+        msg = f"{origin}: unsupported binary version {version}"
+        raise MalformedModuleError(msg)
     reader = _Reader(data[8:], origin, base=8)
     types: list[str | None] = []
     while not reader.at_end:
+        section_start = reader.pos
         section_id = reader.byte()
+        if section_id not in SECTION_NAMES:
+            msg = f"unknown section id {section_id}"
+            raise reader.fail(msg, at=section_start)
+        context = f"{SECTION_NAMES[section_id]} section"
         size = reader.u32()
         offset = reader.base + reader.pos
-        body = reader.sub(size)
+        body = reader.sub(size, context)
         if section_id == 0:
             name = body.name()
             info.sections.append(Section(0, name, offset, size))
             _read_custom(name, body, info)
             continue
-        if section_id not in SECTION_NAMES:
-            raise reader.fail(f"unknown section id {section_id}")
         info.sections.append(Section(section_id, SECTION_NAMES[section_id], offset, size))
         if section_id == 1:
             types = _read_types(body)
         elif section_id == 2:
             _read_imports(body, info, types)
         elif section_id == 3:
-            info.function_count += body.u32()
+            count = body.u32()
+            info.function_count += count
+            for _ in range(count):
+                body.u32()  # each function's type index
         elif section_id == 5:
             for _ in range(body.u32()):
                 info.memories.append(_read_memory(body, imported=False))
         elif section_id == 7:
             for _ in range(body.u32()):
                 name = body.name()
-                kind = EXTERNAL_KINDS.get(body.byte(), "unknown")
-                info.exports.append(Export(name, kind, body.u32()))
+                kind_code = body.byte()
+                if kind_code not in EXTERNAL_KINDS:
+                    msg = f"unknown export kind 0x{kind_code:02x}"
+                    raise body.fail(msg, at=body.pos - 1)
+                info.exports.append(Export(name, EXTERNAL_KINDS[kind_code], body.u32()))
         elif section_id == 8:
             info.start = body.u32()
+        if section_id in _FULLY_READ_SECTIONS:
+            body.expect_end()
     return info
+
+
+# Sections whose whole payload the reader walks, so leftover bytes mean a wrong section size.
+_FULLY_READ_SECTIONS = frozenset({2, 3, 5, 7, 8})
 
 
 def _read_types(body: _Reader) -> list[str | None]:
@@ -297,14 +338,21 @@ def _read_imports(body: _Reader, info: ModuleInfo, types: list[str | None]) -> N
             body.byte()
             body.u32()
         else:
-            raise body.fail(f"unknown import kind 0x{kind_code:02x}")
+            msg = f"unknown import kind 0x{kind_code:02x}"
+            raise body.fail(msg)
         info.imports.append(Import(module, name, kind, signature))
 
 
 def _read_limits(body: _Reader) -> tuple[int, int, int | None]:
+    # flags: 0x01 has maximum, 0x02 shared (threads), 0x04 64-bit (memory64), 0x08 custom page size.
     flags = body.byte()
+    if flags & ~0x0F:
+        msg = f"unknown limits flags 0x{flags:02x}"
+        raise body.fail(msg, at=body.pos - 1)
     minimum = body.u64()
     maximum = body.u64() if flags & 0x01 else None
+    if flags & 0x08:
+        body.u32()  # log2 of the page size
     return flags, minimum, maximum
 
 

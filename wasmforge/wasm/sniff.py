@@ -1,0 +1,49 @@
+"""Telling a binary module, WebAssembly text and anything else apart by content, not by file name.
+
+Users rename files and tools write ``.wasm`` text by mistake, so every command looks at the first bytes
+before choosing a tool, and says what it found when the file is not what the command expects.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+from wasmforge.errors import UserError
+
+WASM_MAGIC = b"\0asm"
+_HEAD_SIZE = 4096
+
+
+class FileKind(Enum):
+    BINARY = "binary"  # starts with the \0asm magic (a core module or a component)
+    TEXT = "text"  # no NUL bytes in the first 4 KiB: possibly WebAssembly text
+    OTHER = "other"  # some other binary file
+
+
+def read_head(path: Path, size: int = _HEAD_SIZE) -> bytes:
+    """The first ``size`` bytes of ``path``, or a one-line user error that names it."""
+    try:
+        with path.open("rb") as stream:
+            return stream.read(size)
+    except IsADirectoryError:
+        msg = f"{path}: is a directory, expected a file"
+        raise UserError(msg) from None
+    except FileNotFoundError:
+        msg = f"{path}: no such file"
+        raise UserError(msg) from None
+    except OSError as error:
+        msg = f"{path}: cannot read: {error.strerror}"
+        raise UserError(msg) from None
+
+
+def kind_of_head(head: bytes) -> FileKind:
+    if head.startswith(WASM_MAGIC):
+        return FileKind.BINARY
+    if b"\0" in head:
+        return FileKind.OTHER
+    return FileKind.TEXT
+
+
+def file_kind(path: Path) -> FileKind:
+    return kind_of_head(read_head(path))
