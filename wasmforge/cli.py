@@ -60,16 +60,19 @@ def _global_options(
     set_console(Console(json_mode=json_output, verbose=verbose, quiet=quiet))
 
 
-def _register_commands() -> None:
-    # Each module adds its commands to ``app``; the modules import only typer and the stdlib at
-    # module level so that registering them all stays cheap.
-    from wasmforge.commands import ALL_COMMAND_MODULES
+def register_commands(args: Sequence[str] = ()) -> None:
+    """Add the command that ``args`` names to ``app``, or every command when none is named."""
+    import importlib
 
-    for module in ALL_COMMAND_MODULES:
-        module.register(app)
+    from wasmforge.commands import COMMAND_MODULES
 
-
-_register_commands()
+    named = next((a for a in args if not a.startswith("-")), None)
+    if named in COMMAND_MODULES:
+        modules = [COMMAND_MODULES[named]]
+    else:  # help, a usage error, or an unknown command: show them all
+        modules = list(dict.fromkeys(COMMAND_MODULES.values()))
+    for module in modules:
+        importlib.import_module(module).register(app)
 
 
 def _exit(code: int) -> NoReturn:
@@ -80,6 +83,7 @@ def _exit(code: int) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: runs the app and maps every failure to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    register_commands(args)
     try:
         # Without standalone mode, click returns (not raises) the code of a typer.Exit raised in a
         # command; ``wasmforge run`` passes the module's exit code that way.

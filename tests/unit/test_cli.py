@@ -62,3 +62,29 @@ def test_main_exits_with_the_error_code(tmp_path: Path, capsys: pytest.CaptureFi
         main(["new", "no-such-template", str(tmp_path / "x")])
     assert exited.value.code == ExitCode.USER_ERROR
     assert "unknown template 'no-such-template'" in capsys.readouterr().err
+
+
+def test_command_table_matches_what_modules_register() -> None:
+    import importlib
+
+    import typer
+
+    from wasmforge.commands import COMMAND_MODULES
+
+    for module_name in set(COMMAND_MODULES.values()):
+        probe = typer.Typer()
+        importlib.import_module(module_name).register(probe)
+        registered = {c.name for c in probe.registered_commands}
+        registered |= {g.name or (g.typer_instance.info.name if g.typer_instance else None)
+                       for g in probe.registered_groups}
+        expected = {name for name, module in COMMAND_MODULES.items() if module == module_name}
+        assert registered == expected, module_name
+
+
+def test_help_lists_every_command() -> None:
+    from wasmforge.commands import COMMAND_MODULES
+
+    done = run_cli("--help")
+    assert done.returncode == 0
+    for name in COMMAND_MODULES:
+        assert name in done.stdout

@@ -1,9 +1,23 @@
-"""Command modules. Each exposes ``register(app)``; the CLI registers them in this order."""
+"""Command modules, by the command names they register.
+
+Each module exposes ``register(app)``. The CLI imports only the module of the command being run
+(all of them for ``--help``): building every command's parameters costs more than starting Python,
+and ``wasmforge wat2wasm`` in a loop should not pay for ``build`` or ``push``.
+"""
 
 from __future__ import annotations
 
-from types import ModuleType
-
-from wasmforge.commands import new
-
-ALL_COMMAND_MODULES: tuple[ModuleType, ...] = (new,)
+COMMAND_MODULES: dict[str, str] = {
+    "new": "wasmforge.commands.new",
+    "build": "wasmforge.commands.build",
+    "wat2wasm": "wasmforge.commands.wat",
+    "wasm2wat": "wasmforge.commands.wat",
+    "validate": "wasmforge.commands.wat",
+    "inspect": "wasmforge.commands.inspect",
+    "opt": "wasmforge.commands.opt",
+    "package": "wasmforge.commands.package",
+    "push": "wasmforge.commands.push",
+    "pull": "wasmforge.commands.pull",
+    "run": "wasmforge.commands.run",
+    "toolchains": "wasmforge.commands.toolchains",
+}
