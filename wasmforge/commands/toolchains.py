@@ -1,0 +1,198 @@
+"""``wasmforge toolchains list|build|verify``: show, build and check the toolchain images."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from wasmforge.commands._common import JsonFlag, command_console
+
+if TYPE_CHECKING:
+    from wasmforge.config.model import WasmforgeConfig
+
+toolchains_app = typer.Typer(
+    name="toolchains",
+    help="Show, build and verify the pinned toolchain images (wasi-sdk, rust, emscripten).",
+    no_args_is_help=True,
+)
+
+NamesArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Toolchains to act on (default: all of them).", show_default=False),
+]
+ProjectOption = Annotated[
+    Path,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project directory whose wasmforge.toml [toolchains] "
+        "overrides apply (ignored when it has none).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(toolchains_app)
+
+
+def _load_project(project: Path) -> tuple[WasmforgeConfig | None, Path]:
+    from wasmforge.config.load import CONFIG_FILE, load_config
+
+    path = project / CONFIG_FILE if project.is_dir() or not project.exists() else project
+    if not path.is_file():
+        return None, project if project.is_dir() else path.parent
+    return load_config(path), path.parent
+
+
+def _names(names: list[str] | None) -> list[str]:
+    from wasmforge.toolchains.images import IMAGE_KINDS, check_kind
+
+    chosen = list(dict.fromkeys(names or IMAGE_KINDS))
+    for name in chosen:
+        check_kind(name)
+    return chosen
+
+
+@toolchains_app.command("list")
+def list_command(
+    names: NamesArg = None, project: ProjectOption = Path(), json_flag: JsonFlag = False
+) -> None:
+    """Each toolchain's image tag, whether it is built, its image id and any override."""
+    from wasmforge.engine import docker_client
+    from wasmforge.toolchains.images import default_lock, find_image, resolve_source, tag_for
+
+    console = command_console(json_flag)
+    config, root = _load_project(project)
+    client = docker_client()
+    lock = default_lock(client)
+    rows: list[dict[str, Any]] = []
+    for name in _names(names):
+        source = resolve_source(name, config, root)
+        tag = tag_for(source)
+        image_id = find_image(client, tag)
+        entry = lock.get(name)
+        rows.append(
+            {
+                "name": name,
+                "tag": tag,
+                "built": image_id is not None,
+                "image_id": image_id,
+                "override": source.override,
+                "locked": entry is not None and entry.image_id == image_id,
+                "base_origin": entry.base.origin if entry and entry.base else None,
+            }
+        )
+    console.table(
+        ["toolchain", "tag", "built", "image id", "override"],
+        [
+            [
+                r["name"],
+                r["tag"],
+                "yes" if r["built"] else "no",
+                (r["image_id"] or "-")[:19],
+                r["override"] or "-",
+            ]
+            for r in rows
+        ],
+    )
+    console.result({"lock_file": str(lock.path), "toolchains": rows})
+
+
+@toolchains_app.command("build")
+def build_command(
+    names: NamesArg = None,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build again even if the image exists.")
+    ] = False,
+    project: ProjectOption = Path(),
+    json_flag: JsonFlag = False,
+) -> None:
+    """Build (or pull) the toolchain images, streaming the build output."""
+    from wasmforge.engine import docker_client
+    from wasmforge.toolchains.images import default_lock, ensure_image
+
+    console = command_console(json_flag)
+    config, root = _load_project(project)
+    client = docker_client()
+    lock = default_lock(client)
+    rows: list[dict[str, Any]] = []
+    for name in _names(names):
+        started = time.monotonic()
+        image = ensure_image(
+            name, config, console, root=root, client=client, rebuild=rebuild, lock=lock
+        )
+        size = int(client.images.get(image.image_id).attrs.get("Size", 0))
+        rows.append(
+            {
+                "name": name,
+                "reference": image.reference,
+                "image_id": image.image_id,
+                "size_bytes": size,
+                "seconds": round(time.monotonic() - started, 1),
+                "env": dict(image.env),
+            }
+        )
+    console.table(
+        ["toolchain", "image", "image id", "size", "time"],
+        [
+            [
+                r["name"],
+                r["reference"],
+                r["image_id"][:19],
+                f"{r['size_bytes'] / 1e6:.0f} MB",
+                f"{r['seconds']:.1f} s",
+            ]
+            for r in rows
+        ],
+    )
+    console.result({"lock_file": str(lock.path), "toolchains": rows})
+
+
+@toolchains_app.command("verify")
+def verify_command(
+    names: NamesArg = None, project: ProjectOption = Path(), json_flag: JsonFlag = False
+) -> None:
+    """Check each image: present, as locked, and each tool runs and reports its pinned version."""
+    from wasmforge.engine import docker_client
+    from wasmforge.errors import ToolchainError
+    from wasmforge.toolchains.images import default_lock, resolve_source, tag_for
+    from wasmforge.toolchains.verify import verify_source
+
+    console = command_console(json_flag)
+    config, root = _load_project(project)
+    client = docker_client()
+    lock = default_lock(client)
+    reports: list[dict[str, Any]] = []
+    for name in _names(names):
+        source = resolve_source(name, config, root)
+        tag = tag_for(source)
+        results = verify_source(client, source, tag, lock.get(name))
+        ok = all(result.ok for result in results)
+        reports.append(
+            {
+                "name": name,
+                "image": tag,
+                "ok": ok,
+                "checks": [result.to_json() for result in results],
+            }
+        )
+        console.table(
+            ["check", "ok", "detail"],
+            [[r.name, "ok" if r.ok else "FAIL", r.detail] for r in results],
+            title=f"{name}: {tag}",
+        )
+    console.result({"ok": all(r["ok"] for r in reports), "toolchains": reports})
+    failed = [r for r in reports if not r["ok"]]
+    if failed:
+        first = next(c for c in failed[0]["checks"] if not c["ok"])
+        names_failed = [r["name"] for r in failed]
+        msg = (
+            f"toolchain verification failed for {', '.join(names_failed)} "
+            f"({failed[0]['name']}: {first['name']}: {first['detail']})"
+        )
+        raise ToolchainError(
+            msg, hint="wasmforge toolchains build --rebuild " + " ".join(names_failed)
+        )
