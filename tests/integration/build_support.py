@@ -1,0 +1,126 @@
+"""Helpers for the build integration tests: run ``wasmforge build`` as a user would, and run what it
+built (wasmtime for WASI modules, Node for Emscripten's JS glue)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "samples"
+
+# Loads emcc's web glue in Node the way a page would, with the .wasm handed over directly (the page
+# would fetch it from its server): `window` marks a browser for the glue's environment check.
+_WEB_GLUE_LOADER = """
+const fs = require("fs");
+const js = process.argv[1];
+globalThis.window = globalThis;
+globalThis.Module = { wasmBinary: fs.readFileSync(js.replace(/\\.js$/, ".wasm")) };
+(0, eval)(fs.readFileSync(js, "utf8"));
+"""
+
+
+def wasmforge(
+    *args: str | Path, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> subprocess.CompletedProcess[str]:
+    """``wasmforge ARGS`` in a subprocess (the real entry point, exit codes and all)."""
+    return subprocess.run(
+        [sys.executable, "-m", "wasmforge", *map(str, args)], cwd=cwd, capture_output=True,
+        text=True, env=dict(env) if env is not None else None, timeout=timeout, check=False,
+    )
+
+
+def copy_sample(name: str, destination: Path) -> Path:
+    """A private copy of ``samples/<name>`` (without outputs of earlier builds)."""
+    target = destination / name
+    shutil.copytree(SAMPLES / name, target, ignore=shutil.ignore_patterns("dist", "target"))
+    return target
+
+
+def expected_output(name: str) -> str:
+    return (SAMPLES / name / "expected-output.txt").read_text(encoding="utf-8")
+
+
+def docker_engine_answers() -> bool:
+    try:
+        from wasmforge.engine import docker_client
+
+        docker_client()
+    except Exception:  # noqa: BLE001 - any failure means "no engine here"
+        return False
+    return True
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None
+
+
+def _wasi_store(stdout: Path, argv: Sequence[str]) -> tuple[object, object, object]:
+    import wasmtime
+
+    engine = wasmtime.Engine()
+    store = wasmtime.Store(engine)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    config = wasmtime.WasiConfig()
+    config.argv = list(argv)
+    config.stdout_file = str(stdout)
+    store.set_wasi(config)
+    return engine, store, linker
+
+
+def run_wasi_command(module: Path) -> str:
+    """Run a WASI command module's ``_start``; its stdout (through a file, as wasmtime-py needs)."""
+    import wasmtime
+
+    with tempfile.TemporaryDirectory() as scratch:
+        stdout = Path(scratch) / "stdout"
+        engine, store, linker = _wasi_store(stdout, [module.name])
+        loaded = wasmtime.Module.from_file(engine, str(module))  # type: ignore[arg-type]
+        instance = linker.instantiate(store, loaded)  # type: ignore[attr-defined]
+        code = 0
+        try:
+            instance.exports(store)["_start"](store)
+        except wasmtime.ExitTrap as exit_trap:
+            code = exit_trap.code
+        assert code == 0, f"{module.name} exited with {code}"
+        return stdout.read_text(encoding="utf-8")
+
+
+def run_reactor(module: Path) -> str:
+    """Initialise the c-reactor sample and call its exports: what it prints, then the results."""
+    import wasmtime
+
+    with tempfile.TemporaryDirectory() as scratch:
+        stdout = Path(scratch) / "stdout"
+        engine, store, linker = _wasi_store(stdout, [module.name])
+        loaded = wasmtime.Module.from_file(engine, str(module))  # type: ignore[arg-type]
+        instance = linker.instantiate(store, loaded)  # type: ignore[attr-defined]
+        exports = instance.exports(store)
+        assert "_start" not in exports, "a reactor has no _start"
+        exports["_initialize"](store)
+        exports["greet"](store)
+        added = exports["add"](store, 2, 3)
+        fib = exports["fib"](store, 10)
+        printed = stdout.read_text(encoding="utf-8")
+    return f"{printed}add(2, 3) = {added}\nfib(10) = {fib}\n"
+
+
+def run_node(script: Path) -> str:
+    done = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60,
+                          check=False, env={**os.environ, "NODE_PATH": ""})
+    assert done.returncode == 0, f"node {script.name} failed: {done.stderr}"
+    return done.stdout
+
+
+def run_web_glue(script: Path) -> str:
+    done = subprocess.run(["node", "-e", _WEB_GLUE_LOADER, str(script)], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, f"loading {script.name} failed: {done.stderr}"
+    return done.stdout

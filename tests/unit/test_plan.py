@@ -1,0 +1,380 @@
+"""The build plan: what each target kind runs, decided without running anything."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wasmforge.build.plan import HOST_TOOLCHAIN, BuildPlan, TargetPlan, plan_build
+from wasmforge.config.model import WasmforgeConfig
+from wasmforge.config.resolve import resolve_profile
+from wasmforge.errors import ConfigError
+from wasmforge.runner.base import Layout
+
+CONTAINER = Layout(src="/src", out_base="/out")
+
+
+def _config(text: str) -> WasmforgeConfig:
+    return WasmforgeConfig.model_validate(tomllib.loads('[project]\nname = "p"\n' + text))
+
+
+def _plan(
+    root: Path, text: str, profile: str = "debug", layout: Layout = CONTAINER,
+    host_layout: Layout | None = None,
+) -> BuildPlan:
+    config = _config(text)
+    return plan_build(root, config, resolve_profile(config, profile), layout,
+                      host_layout=host_layout)
+
+
+def _only(plan: BuildPlan) -> TargetPlan:
+    (target,) = plan.targets
+    return target
+
+
+def _files(root: Path, *names: str, text: str = "int x;\n") -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+C_TARGET = """
+[targets.hello]
+kind = "wasi-sdk"
+sources = ["src/*.c"]
+include-dirs = ["include"]
+defines = ["NAME=\\"x y\\"", "DEBUG"]
+cflags = ["-Wall"]
+libs = ["m"]
+"""
+
+
+def test_c_command_compiles_and_links_in_one_clang_run(tmp_path: Path) -> None:
+    _files(tmp_path, "src/b.c", "src/a.c", "include/x.h")
+    target = _only(_plan(tmp_path, C_TARGET))
+    (step,) = target.steps
+    assert step.argv == (
+        "clang", "--target=wasm32-wasi", "-O0", "-g",
+        "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out=/out",
+        "-I/src/include", '-DNAME="x y"', "-DDEBUG", "-Wall",
+        "/src/src/a.c", "/src/src/b.c",  # globbed and sorted: the command line is stable
+        "-lm", "-o", "/out/hello.wasm",
+    )
+    assert step.cwd == "/src"
+    assert target.toolchain == "wasi-sdk"
+    assert target.main_module == "hello.wasm"
+    assert [(o.produced, o.name) for o in target.outputs] == [("hello.wasm", "hello.wasm")]
+    assert target.inputs == ("src/a.c", "src/b.c")
+    assert not target.js_glue
+
+
+def test_release_profile_optimises_for_size_without_debug_info(tmp_path: Path) -> None:
+    _files(tmp_path, "src/a.c", "include/x.h")
+    argv = _only(_plan(tmp_path, C_TARGET, profile="release")).steps[0].argv
+    assert "-Os" in argv
+    assert "-g" not in argv
+    assert "-O0" not in argv
+
+
+def test_cxx_sources_use_clangxx_without_exceptions(tmp_path: Path) -> None:
+    _files(tmp_path, "main.cpp", "util.c")
+    target = _only(_plan(tmp_path, """
+[targets.app]
+kind = "wasi-sdk"
+sources = ["main.cpp", "util.c"]
+"""))
+    argv = target.steps[0].argv
+    assert argv[0] == "clang++"
+    assert "-fno-exceptions" in argv
+
+
+def test_reactor_exports_its_functions(tmp_path: Path) -> None:
+    _files(tmp_path, "lib.c")
+    argv = _only(_plan(tmp_path, """
+[targets.lib]
+kind = "wasi-sdk"
+sources = ["lib.c"]
+exec-model = "reactor"
+exports = ["add", "fib"]
+""")).steps[0].argv
+    assert "-mexec-model=reactor" in argv
+    assert argv.index("-Wl,--export=add") < argv.index("-Wl,--export=fib")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ('sources = ["lib.c"]\nexports = ["add"]', "targets.t.exports: only a reactor"),
+    ('sources = ["src/*.c"]', "targets.t.sources: 'src/*.c' matches no file"),
+    ('sources = ["nope.c"]', "targets.t.sources: 'nope.c': no such file"),
+    ('sources = ["../outside.c"]', "must be a path inside the project"),
+    ("", "targets.t: needs 'sources'"),
+    ('command = "make"', "targets.t.artifact: required with 'command'"),
+    ('sources = ["lib.c"]\nartifact = "x.wasm"', "only used together with 'command'"),
+    ('sources = ["lib.c"]\ninclude-dirs = ["missing"]', "include-dirs: 'missing': no such dir"),
+    ('sources = ["lib.c"]\noutput = "sub/x.wasm"', "must be a plain file name"),
+])
+def test_wasi_sdk_config_mistakes_name_the_key(tmp_path: Path, body: str, message: str) -> None:
+    _files(tmp_path, "lib.c")
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("*", r"\*")):
+        _plan(tmp_path, f'[targets.t]\nkind = "wasi-sdk"\n{body}\n')
+
+
+def test_build_command_gets_the_toolchain_in_its_environment(tmp_path: Path) -> None:
+    target = _only(_plan(tmp_path, """
+[targets.made]
+kind = "wasi-sdk"
+command = "make OUT=$WASMFORGE_OUT"
+artifact = "build/app.wasm"
+env = { EXTRA = "1" }
+"""))
+    (step,) = target.steps
+    assert step.argv == ("sh", "-c", "make OUT=$WASMFORGE_OUT")
+    env = dict(step.env)
+    assert env["WASMFORGE_OUT"] == "/out"
+    assert env["CC"] == "clang"
+    assert env["CXX"] == "clang++"
+    assert "--target=wasm32-wasi" in env["CFLAGS"]
+    assert "-ffile-prefix-map=/src=." in env["CFLAGS"]
+    assert "-fno-exceptions" in env["CXXFLAGS"]
+    assert env["EXTRA"] == "1"
+    assert target.outputs[0].produced == "build/app.wasm"
+    assert target.main_module == "made.wasm"
+
+
+def test_build_command_as_a_list_runs_without_a_shell(tmp_path: Path) -> None:
+    target = _only(_plan(tmp_path, """
+[targets.made]
+kind = "wasi-sdk"
+command = ["cmake", "--build", "b"]
+artifact = "b/app.wasm"
+"""))
+    assert target.steps[0].argv == ("cmake", "--build", "b")
+
+
+CARGO_TOML = """
+[package]
+name = "my-app"
+version = "0.1.0"
+"""
+
+
+def test_cargo_package_with_lock_builds_in_place_locked(tmp_path: Path) -> None:
+    _files(tmp_path, "app/Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "app/Cargo.lock", text="version = 3\n")
+    target = _only(_plan(tmp_path, """
+[targets.app]
+kind = "rust"
+path = "app"
+features = ["fast", "small"]
+rustflags = ["-C", "target-feature=+simd128"]
+""", profile="release"))
+    (step,) = target.steps
+    assert step.argv == (
+        "cargo", "build", "--offline", "--locked", "--target", "wasm32-wasi", "--release",
+        "--bin", "my-app", "--features", "fast,small",
+    )
+    assert step.cwd == "/src/app"
+    env = dict(step.env)
+    assert env["CARGO_TARGET_DIR"] == "/out/cargo-target"
+    assert env["CARGO_PROFILE_RELEASE_OPT_LEVEL"] == "s"
+    assert env["CARGO_PROFILE_RELEASE_DEBUG"] == "false"
+    assert env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f") == [
+        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out=/out",
+        "-C", "target-feature=+simd128",
+    ]
+    assert target.outputs[0].produced == "cargo-target/wasm32-wasi/release/my-app.wasm"
+    assert target.inputs == ("app/Cargo.toml", "app/Cargo.lock")
+
+
+def test_cargo_package_without_lock_is_built_from_a_copy(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\n'))
+    copy, build = target.steps
+    assert copy.argv[:2] == ("sh", "-c")
+    assert copy.argv[-2:] == ("/src", "/out/cargo-src")
+    assert build.cwd == "/out/cargo-src"
+    assert "--locked" not in build.argv
+    assert "--release" not in build.argv
+    assert dict(build.env)["CARGO_PROFILE_DEV_DEBUG"] == "true"
+    assert target.outputs[0].produced == "cargo-target/wasm32-wasi/debug/my-app.wasm"
+
+
+def test_cargo_cdylib_is_the_library_with_underscores(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    target = _only(_plan(tmp_path, '[targets.lib]\nkind = "rust"\ncrate-type = "cdylib"\n'))
+    assert "--lib" in target.steps[-1].argv
+    assert target.outputs[0].produced.endswith("/my_app.wasm")
+
+
+def test_cargo_package_with_several_binaries_needs_bin(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml",
+           text=CARGO_TOML + '[[bin]]\nname = "one"\n[[bin]]\nname = "two"\n')
+    with pytest.raises(ConfigError, match=r"several binaries \(one, two\): name one"):
+        _plan(tmp_path, '[targets.app]\nkind = "rust"\n')
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\nbin = "two"\n'))
+    assert target.outputs[0].produced.endswith("/two.wasm")
+
+
+def test_cargo_package_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"targets\.app\.path: .*no Cargo\.toml"):
+        _plan(tmp_path, '[targets.app]\nkind = "rust"\n')
+
+
+def test_single_rust_file_uses_rustc(tmp_path: Path) -> None:
+    _files(tmp_path, "src/main.rs", text="fn main() {}\n")
+    target = _only(_plan(tmp_path, '[targets.one]\nkind = "rust"\nsource = "src/main.rs"\n'))
+    (step,) = target.steps
+    assert step.argv == (
+        "rustc", "--edition", "2021", "--target", "wasm32-wasi", "--crate-type", "bin",
+        "-C", "opt-level=0", "-C", "debuginfo=2",
+        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out=/out",
+        "/src/src/main.rs", "-o", "/out/one.wasm",
+    )
+
+
+def test_emscripten_web_page_gives_js_wasm_and_html(tmp_path: Path) -> None:
+    _files(tmp_path, "page.c")
+    target = _only(_plan(tmp_path, """
+[targets.page]
+kind = "emscripten"
+sources = ["page.c"]
+html = true
+exports = ["main", "square"]
+settings = { ALLOW_MEMORY_GROWTH = true, INITIAL_MEMORY = 1048576 }
+"""))
+    argv = target.steps[0].argv
+    assert argv[0] == "emcc"
+    assert "-sENVIRONMENT=web" in argv
+    assert "-sEXPORTED_FUNCTIONS=_main,_square" in argv
+    assert "-sALLOW_MEMORY_GROWTH=1" in argv
+    assert "-sINITIAL_MEMORY=1048576" in argv
+    assert "-sMINIFY_HTML=0" in argv  # Debian's emcc cannot minify HTML
+    assert argv[-2:] == ("-o", "/out/page.html")
+    assert [o.name for o in target.outputs] == ["page.js", "page.wasm", "page.html"]
+    assert target.main_module == "page.wasm"
+    assert target.js_glue
+    assert dict(target.steps[0].env)["NODE_PATH"] == "/usr/share/nodejs"
+    assert not target.optimize  # emcc already ran binaryen
+
+
+def test_emscripten_node_hides_fetch_from_the_glue(tmp_path: Path) -> None:
+    _files(tmp_path, "main.c")
+    target = _only(_plan(tmp_path, """
+[targets.tool]
+kind = "emscripten"
+environment = "node"
+sources = ["main.c"]
+output = "cli.js"
+optimize = true
+"""))
+    step = target.steps[0]
+    shim_path, shim_text = step.files[0]
+    assert step.argv[step.argv.index("--pre-js") + 1] == f"/out/{shim_path}"
+    assert "var fetch" in shim_text
+    assert [o.name for o in target.outputs] == ["cli.js", "cli.wasm"]
+    assert target.optimize  # asked for explicitly
+
+
+def test_emscripten_standalone_is_a_wasi_module(tmp_path: Path) -> None:
+    _files(tmp_path, "main.c")
+    target = _only(_plan(tmp_path, """
+[targets.sa]
+kind = "emscripten"
+environment = "standalone"
+sources = ["main.c"]
+"""))
+    assert "-sSTANDALONE_WASM" in target.steps[0].argv
+    assert target.steps[0].argv[-2:] == ("-o", "/out/sa.wasm")
+    assert not target.js_glue
+    assert [o.name for o in target.outputs] == ["sa.wasm"]
+
+
+def test_emscripten_html_needs_the_web(tmp_path: Path) -> None:
+    _files(tmp_path, "main.c")
+    with pytest.raises(ConfigError, match=r"targets\.x\.html"):
+        _plan(tmp_path, '[targets.x]\nkind = "emscripten"\nenvironment = "node"\n'
+                        'sources = ["main.c"]\nhtml = true\n')
+
+
+def test_wat_runs_on_the_host_whatever_the_runner(tmp_path: Path) -> None:
+    _files(tmp_path, "m.wat", text="(module)")
+    host = Layout(src=str(tmp_path), out_base="/scratch", per_target=True)
+    target = _only(_plan(tmp_path, """
+[targets.text]
+kind = "wat"
+source = "m.wat"
+features = ["threads"]
+""", host_layout=host))
+    assert target.toolchain == HOST_TOOLCHAIN
+    assert target.steps[0].argv == (
+        "wat2wasm", f"{tmp_path}/m.wat", "--enable-threads", "--debug-names",
+        "-o", "/scratch/text/text.wasm")
+
+
+def test_host_layout_gives_each_target_its_own_dir(tmp_path: Path) -> None:
+    _files(tmp_path, "src/a.c", "include/x.h")
+    layout = Layout(src=str(tmp_path), out_base="/tmp/scratch", per_target=True)
+    argv = _only(_plan(tmp_path, C_TARGET, layout=layout)).steps[0].argv
+    assert f"-ffile-prefix-map={tmp_path}=." in argv
+    assert "-ffile-prefix-map=/tmp/scratch/hello=/out" in argv
+    assert argv[-1] == "/tmp/scratch/hello/hello.wasm"
+
+
+def test_two_targets_writing_one_file_is_an_error_naming_both(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c", "m.wat")
+    text = """
+[targets.first]
+kind = "wasi-sdk"
+sources = ["a.c"]
+output = "app.wasm"
+
+[targets.second]
+kind = "wat"
+source = "m.wat"
+output = "app.wasm"
+"""
+    with pytest.raises(ConfigError, match=r"targets\.first and targets\.second both write 'app\.wasm'"):
+        _plan(tmp_path, text)
+    config = _config(text)
+    # Building only one of them still refuses: it would overwrite the other's earlier output.
+    with pytest.raises(ConfigError, match="both write"):
+        plan_build(tmp_path, config, resolve_profile(config, "debug"), CONTAINER, ("second",))
+
+
+def test_emscripten_glue_names_clash_with_a_module_of_the_same_stem(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c", "m.wat")
+    with pytest.raises(ConfigError, match=r"both write 'web\.wasm'"):
+        _plan(tmp_path, """
+[targets.web]
+kind = "emscripten"
+sources = ["a.c"]
+
+[targets.text]
+kind = "wat"
+source = "m.wat"
+output = "web.wasm"
+""")
+
+
+def test_selected_targets_keep_file_order(tmp_path: Path) -> None:
+    _files(tmp_path, "a.wat", "b.wat")
+    config = _config('[targets.a]\nkind = "wat"\nsource = "a.wat"\n'
+                     '[targets.b]\nkind = "wat"\nsource = "b.wat"\n')
+    plan = plan_build(tmp_path, config, resolve_profile(config, "debug"), CONTAINER, ("b",))
+    assert [t.name for t in plan.targets] == ["b"]
+    assert plan.toolchains == set()
+
+
+def test_planning_changes_nothing_on_disk(tmp_path: Path) -> None:
+    _files(tmp_path, "src/a.c", "include/x.h", "Cargo.toml")
+    (tmp_path / "Cargo.toml").write_text(CARGO_TOML)
+    before = sorted(os.walk(tmp_path))
+    plan = _plan(tmp_path, C_TARGET + '\n[targets.r]\nkind = "rust"\n')
+    assert sorted(os.walk(tmp_path)) == before
+    assert plan.toolchains == {"wasi-sdk", "rust"}
+    as_json: list[dict[str, Any]] = [t.as_dict() for t in plan.targets]
+    assert as_json[0]["steps"][0]["argv"][0] == "clang"

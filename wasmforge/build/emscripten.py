@@ -1,0 +1,109 @@
+"""``kind = "emscripten"``: C/C++ with emcc, as JS glue + wasm (``web``, ``node``) or a standalone
+WASI module.
+
+Debian's emcc 3.1.6 has quirks that are handled here so that users never meet them:
+- its JS tools ``require`` modules that Debian installs under /usr/share/nodejs (``NODE_PATH``);
+- its Node glue loads the .wasm with ``fetch`` whenever one exists, and Node 18+ has a ``fetch`` that
+  cannot read file paths: a ``--pre-js`` hides ``fetch`` from the glue when it runs under Node;
+- at -O1 and above it minifies the HTML shell by calling ``htmlmin`` with a broken argument list, so
+  HTML minification is switched off.
+wasm-opt is not run again over emcc's output unless the target sets ``optimize = true``: emcc runs
+binaryen itself at the profile's -O level.
+"""
+
+from __future__ import annotations
+
+from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
+from wasmforge.build.plan import (
+    Output,
+    PlanContext,
+    TargetPlan,
+    module_name,
+    output_stem,
+)
+from wasmforge.build.sources import expand_sources, project_dir
+from wasmforge.config.model import EmscriptenTarget
+from wasmforge.errors import ConfigError
+from wasmforge.runner.base import Step
+
+TOOLCHAIN = "emscripten"
+NODE_PATH = "/usr/share/nodejs"
+NODE_FETCH_SHIM = ".wasmforge/node-no-fetch.js"
+NODE_FETCH_SHIM_TEXT = """\
+// Added by wasmforge: emcc 3.1.6's glue fetch()es the .wasm whenever fetch exists, but Node's fetch
+// cannot read file paths. Under Node, hide fetch from the glue so that it reads the file instead.
+var fetch = (typeof process === "object" && process.versions && process.versions.node)
+  ? undefined : globalThis.fetch;
+"""
+
+
+def plan_target(name: str, target: EmscriptenTarget, context: PlanContext) -> TargetPlan:
+    if not target.sources:
+        msg = f"targets.{name}.sources: an emscripten target needs C/C++ sources"
+        raise ConfigError(msg)
+    if target.html and target.environment != "web":
+        msg = f"targets.{name}.html: an HTML page needs environment = \"web\""
+        raise ConfigError(msg)
+    sources = expand_sources(context.root, name, target.sources)
+    layout = context.layout
+    out = layout.out(name)
+    profile = context.profile
+    argv = [
+        "emcc",
+        clang_opt_flag(profile.opt_level),
+        *(["-g"] if profile.debug_info else []),
+        *c_remap_flags(layout, name),
+        *[f"-I{layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
+          for d in target.include_dirs],
+        *define_flags(target.defines),
+        *target.cflags,
+        *[layout.in_src(source) for source in sources],
+        *target.ldflags,
+        *[f"-l{lib}" for lib in target.libs],
+    ]
+    if target.exports:
+        argv.append("-sEXPORTED_FUNCTIONS=" + ",".join(f"_{e}" for e in target.exports))
+        if target.environment != "standalone":
+            argv.append("-sEXPORTED_RUNTIME_METHODS=ccall,cwrap")
+    argv += [_setting(key, value) for key, value in sorted(target.settings.items())]
+    files: tuple[tuple[str, str], ...] = ()
+    if target.environment == "standalone":
+        final = module_name(name, target.output)
+        argv += ["-sSTANDALONE_WASM", "-o", f"{out}/{final}"]
+        outputs: tuple[Output, ...] = (Output(produced=final, name=final),)
+        main_module = final
+    else:
+        stem = output_stem(name, target.output)
+        argv.append(f"-sENVIRONMENT={target.environment}")
+        if target.environment == "node":
+            argv += ["--pre-js", f"{out}/{NODE_FETCH_SHIM}"]
+            files = ((NODE_FETCH_SHIM, NODE_FETCH_SHIM_TEXT),)
+        # The glue names the .wasm it loads, so emcc writes the final names directly.
+        extensions = ["js", "wasm"]
+        if target.html:
+            argv += ["-sMINIFY_HTML=0", "-o", f"{out}/{stem}.html"]
+            extensions.append("html")
+        else:
+            argv += ["-o", f"{out}/{stem}.js"]
+        outputs = tuple(Output(produced=f"{stem}.{e}", name=f"{stem}.{e}") for e in extensions)
+        main_module = f"{stem}.wasm"
+    env = {"NODE_PATH": NODE_PATH, **target.env}
+    step = Step(description="compile and link", argv=tuple(argv), cwd=layout.src,
+                env=tuple(sorted(env.items())), files=files)
+    return TargetPlan(
+        name=name, kind="emscripten", toolchain=TOOLCHAIN, steps=(step,), outputs=outputs,
+        main_module=main_module, js_glue=target.environment != "standalone",
+        # Only when asked: emcc already ran wasm-opt at the profile's level.
+        optimize=target.optimize and "optimize" in target.model_fields_set,
+        inputs=tuple(sources),
+    )
+
+
+def _setting(key: str, value: str | int | bool | list[str]) -> str:
+    if isinstance(value, bool):
+        rendered = "1" if value else "0"
+    elif isinstance(value, list):
+        rendered = ",".join(value)
+    else:
+        rendered = str(value)
+    return f"-s{key}={rendered}"

@@ -1,0 +1,147 @@
+"""``kind = "rust"``: a Cargo package or a single ``.rs`` file, to wasm32-wasi.
+
+Cargo runs offline (the toolchain image replaces crates.io with the crate sources Debian packages) and
+keeps its target dir in the writable dir. The project is read-only, so a package without a
+``Cargo.lock`` (which Cargo would write) is built from a copy; with one, ``--locked`` makes Cargo
+say so plainly when the lock file is out of date instead of trying to rewrite it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from wasmforge.build.flags import rust_opt_level, rust_remap_flags
+from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
+from wasmforge.build.sources import project_dir, project_file
+from wasmforge.config.model import RustTarget
+from wasmforge.errors import ConfigError
+from wasmforge.runner.base import Step
+
+TOOLCHAIN = "rust"
+WASM_TARGET = "wasm32-wasi"
+EDITION = "2021"
+# CARGO_ENCODED_RUSTFLAGS separates flags with this byte, so paths with spaces stay whole.
+_FLAG_SEPARATOR = "\x1f"
+
+
+def plan_target(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
+    if target.source is not None:
+        return _plan_single_file(name, target, context)
+    return _plan_cargo(name, target, context)
+
+
+def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
+    if target.bin or target.features or target.no_default_features:
+        msg = f"targets.{name}: 'bin' and 'features' need a Cargo package, not a single 'source'"
+        raise ConfigError(msg)
+    assert target.source is not None
+    source = project_file(context.root, name, "source", target.source)
+    layout = context.layout
+    profile = context.profile
+    produced = f"{name}.wasm"
+    argv = [
+        "rustc", "--edition", EDITION, "--target", WASM_TARGET,
+        "--crate-type", target.crate_type,
+        "-C", f"opt-level={rust_opt_level(profile.opt_level)}",
+        *(["-C", "debuginfo=2"] if profile.debug_info else []),
+        *rust_remap_flags(layout, name),
+        *target.rustflags,
+        layout.in_src(source), "-o", f"{layout.out(name)}/{produced}",
+    ]
+    step = Step(description="compile", argv=tuple(argv), cwd=layout.src,
+                env=tuple(sorted(target.env.items())))
+    return _target_plan(name, target, (step,), produced, (source,))
+
+
+def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
+    package_dir = project_dir(context.root, name, "path", target.path)
+    manifest = _read_manifest(context.root / package_dir / "Cargo.toml", name)
+    artifact = _artifact_name(name, target, manifest)
+    layout = context.layout
+    out = layout.out(name)
+    profile = context.profile
+    release = profile.opt_level != 0
+    locked = (context.root / package_dir / "Cargo.lock").is_file()
+    steps: list[Step] = []
+    crate_dir = layout.in_src(package_dir)
+    if not locked:
+        copy = f"{out}/cargo-src"
+        # tar rather than cp: it leaves out a target/ dir from the user's own cargo builds.
+        steps.append(Step(
+            description="copy the package (it has no Cargo.lock)",
+            argv=("sh", "-c", ('mkdir -p "$2" && tar -C "$1" --exclude=./target -cf - . '
+                  '| tar -C "$2" -xf -'), "copy", crate_dir, copy),
+            cwd=layout.src,
+        ))
+        crate_dir = copy
+    argv = ["cargo", "build", "--offline", *(["--locked"] if locked else []),
+            "--target", WASM_TARGET, *(["--release"] if release else [])]
+    argv += ["--lib"] if target.crate_type == "cdylib" else ["--bin", artifact]
+    if target.features:
+        argv += ["--features", ",".join(target.features)]
+    if target.no_default_features:
+        argv.append("--no-default-features")
+    cargo_profile = "RELEASE" if release else "DEV"
+    env = {
+        "CARGO_TARGET_DIR": f"{out}/cargo-target",
+        "CARGO_INCREMENTAL": "0",
+        "CARGO_ENCODED_RUSTFLAGS": _FLAG_SEPARATOR.join(
+            [*rust_remap_flags(layout, name), *target.rustflags]),
+        f"CARGO_PROFILE_{cargo_profile}_OPT_LEVEL": rust_opt_level(profile.opt_level),
+        f"CARGO_PROFILE_{cargo_profile}_DEBUG": "true" if profile.debug_info else "false",
+        **target.env,
+    }
+    steps.append(Step(description="cargo build", argv=tuple(argv), cwd=crate_dir,
+                      env=tuple(sorted(env.items()))))
+    produced = f"cargo-target/{WASM_TARGET}/{'release' if release else 'debug'}/{artifact}.wasm"
+    inputs = tuple(f"{package_dir}/{f}".removeprefix("./") for f in ("Cargo.toml", "Cargo.lock")
+                   if (context.root / package_dir / f).is_file())
+    return _target_plan(name, target, tuple(steps), produced, inputs)
+
+
+def _read_manifest(path: Path, target: str) -> dict[str, object]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"targets.{target}.path: {path}: no Cargo.toml (or set 'source' for a single .rs file)"
+        raise ConfigError(msg) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        msg = f"{path}: cannot read: {error}"
+        raise ConfigError(msg) from None
+    return data
+
+
+def _artifact_name(name: str, target: RustTarget, manifest: dict[str, object]) -> str:
+    """The file name Cargo gives the module (without .wasm)."""
+    package = manifest.get("package")
+    if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+        msg = f"targets.{name}.path: Cargo.toml has no [package] name (workspaces: point 'path' " \
+              "at the member)"
+        raise ConfigError(msg)
+    package_name: str = package["name"]
+    if target.crate_type == "cdylib":
+        lib = manifest.get("lib")
+        lib_name = lib.get("name") if isinstance(lib, dict) else None
+        return str(lib_name or package_name).replace("-", "_")
+    if target.bin:
+        return target.bin
+    bins = manifest.get("bin")
+    names = [b["name"] for b in bins if isinstance(b, dict) and "name" in b] if isinstance(
+        bins, list) else []
+    if len(names) > 1:
+        msg = f"targets.{name}.bin: the package has several binaries ({', '.join(names)}): name one"
+        raise ConfigError(msg)
+    return names[0] if names else package_name
+
+
+def _target_plan(
+    name: str, target: RustTarget, steps: tuple[Step, ...], produced: str,
+    inputs: tuple[str, ...],
+) -> TargetPlan:
+    final = module_name(name, target.output)
+    return TargetPlan(
+        name=name, kind="rust", toolchain=TOOLCHAIN, steps=steps,
+        outputs=(Output(produced=produced, name=final),), main_module=final, js_glue=False,
+        optimize=target.optimize, inputs=inputs,
+    )

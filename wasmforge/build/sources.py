@@ -1,0 +1,54 @@
+"""Finding a target's source files: globs relative to the project root, checked to exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from wasmforge.errors import ConfigError
+
+C_EXTENSIONS = (".c",)
+CXX_EXTENSIONS = (".cc", ".cpp", ".cxx", ".c++", ".C")
+
+
+def expand_sources(root: Path, target: str, patterns: list[str], key: str = "sources") -> list[str]:
+    """Project-relative POSIX paths of the files ``patterns`` name, sorted within each pattern (so the
+    command line, and with it the output, does not depend on directory order)."""
+    found: list[str] = []
+    for pattern in patterns:
+        where = f"targets.{target}.{key}"
+        if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+            msg = f"{where}: {pattern!r} must be a path inside the project"
+            raise ConfigError(msg)
+        if any(c in pattern for c in "*?["):
+            matches = sorted(p for p in root.glob(pattern) if p.is_file())
+            if not matches:
+                msg = f"{where}: {pattern!r} matches no file"
+                raise ConfigError(msg)
+            new = [m.relative_to(root).as_posix() for m in matches]
+        else:
+            if not (root / pattern).is_file():
+                msg = f"{where}: {pattern!r}: no such file"
+                raise ConfigError(msg)
+            new = [Path(pattern).as_posix()]
+        found.extend(n for n in new if n not in found)
+    return found
+
+
+def project_file(root: Path, target: str, key: str, value: str) -> str:
+    """A single project-relative file named by ``targets.<target>.<key>``, checked to exist."""
+    return expand_sources(root, target, [value], key)[0]
+
+
+def project_dir(root: Path, target: str, key: str, value: str) -> str:
+    where = f"targets.{target}.{key}"
+    if Path(value).is_absolute() or ".." in Path(value).parts:
+        msg = f"{where}: {value!r} must be a directory inside the project"
+        raise ConfigError(msg)
+    if not (root / value).is_dir():
+        msg = f"{where}: {value!r}: no such directory"
+        raise ConfigError(msg)
+    return Path(value).as_posix()
+
+
+def is_cxx(path: str) -> bool:
+    return path.endswith(CXX_EXTENSIONS)

@@ -1,0 +1,30 @@
+"""``kind = "wat"``: WebAssembly text assembled by WABT's wat2wasm, on the host (WABT ships with
+wasmforge, so no container is needed)."""
+
+from __future__ import annotations
+
+from wasmforge.build.plan import HOST_TOOLCHAIN, Output, PlanContext, TargetPlan, module_name
+from wasmforge.build.sources import project_file
+from wasmforge.config.model import WatTarget
+from wasmforge.runner.base import Step
+
+
+def plan_target(name: str, target: WatTarget, context: PlanContext) -> TargetPlan:
+    source = project_file(context.root, name, "source", target.source)
+    layout = context.host_layout
+    produced = f"{name}.wasm"
+    argv = [
+        "wat2wasm", layout.in_src(source),
+        *[f"--enable-{feature}" for feature in target.features],
+        # Keep the text's $names in the name section unless the profile drops names anyway.
+        *(["--debug-names"] if not context.profile.strip_names else []),
+        "-o", f"{layout.out(name)}/{produced}",
+    ]
+    step = Step(description="assembly", argv=tuple(argv), cwd=layout.src,
+                env=tuple(sorted(target.env.items())))
+    final = module_name(name, target.output)
+    return TargetPlan(
+        name=name, kind="wat", toolchain=HOST_TOOLCHAIN, steps=(step,),
+        outputs=(Output(produced=produced, name=final),), main_module=final, js_glue=False,
+        optimize=target.optimize, inputs=(source,),
+    )

@@ -1,0 +1,171 @@
+"""What a runner is given (steps, path layout) and what every runner has in common."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wasmforge.optimize.invoke import ToolInvoker
+
+# Receives each line a tool prints, already prefixed with the target's name.
+LineSink = Callable[[str], None]
+
+HOME_DIR = ".home"
+TMP_DIR = ".tmp"
+# Helper directories of a step's writable dir that are never outputs.
+PRIVATE_DIRS = frozenset({HOME_DIR, TMP_DIR})
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the tools see the project and the writable output dir of each target.
+
+    In a container these are fixed mount points (``/src``, ``/out``); on the host they are the real
+    directories. The planner writes every path through a Layout, so one plan fits either runner.
+    """
+
+    src: str
+    out_base: str
+    per_target: bool = False
+
+    def out(self, target: str) -> str:
+        return f"{self.out_base}/{target}" if self.per_target else self.out_base
+
+    def in_src(self, relative: str) -> str:
+        return self.src if relative in ("", ".") else f"{self.src}/{relative}"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One program run of a target's build."""
+
+    description: str
+    argv: tuple[str, ...]
+    cwd: str
+    env: tuple[tuple[str, str], ...] = ()
+    # Helper files the step needs (path relative to the target's writable dir, text), written first.
+    files: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def program(self) -> str:
+        return self.argv[0]
+
+
+def step_environment(
+    layout_out: str, epoch: int, base_env: Mapping[str, str], step_env: Mapping[str, str],
+    *, private_home: bool = True,
+) -> dict[str, str]:
+    """The variables a step gets: the toolchain's own (``base_env``), then a fixed epoch and TMPDIR
+    inside the writable dir, then the target's.
+
+    In a container HOME goes to the writable dir too (the project is read-only and the user has no
+    home there). On the host it stays: that is where rustup, Cargo and emcc keep their settings.
+    """
+    env = {**base_env, "SOURCE_DATE_EPOCH": str(epoch), "TMPDIR": f"{layout_out}/{TMP_DIR}"}
+    if private_home:
+        env["HOME"] = f"{layout_out}/{HOME_DIR}"
+    env.update(step_env)
+    return env
+
+
+def prepare_scratch(scratch: Path, step: Step) -> None:
+    """Create the private dirs and the step's helper files in a target's writable dir."""
+    for name in PRIVATE_DIRS:
+        (scratch / name).mkdir(parents=True, exist_ok=True)
+    for relative, text in step.files:
+        path = scratch / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+class LineSplitter:
+    """Turns a stream of byte chunks into whole lines (a container's log stream cuts anywhere)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self._emit = emit
+        self._pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        self._pending += chunk
+        *lines, self._pending = self._pending.split(b"\n")
+        for line in lines:
+            self._emit(line.rstrip(b"\r").decode("utf-8", "replace"))
+
+    def close(self) -> None:
+        if self._pending:
+            self._emit(self._pending.rstrip(b"\r").decode("utf-8", "replace"))
+            self._pending = b""
+
+
+@dataclass
+class Cancellation:
+    """Things to stop when the user presses Ctrl-C: running containers or processes, by key."""
+
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _live: dict[str, Callable[[], None]] = field(default_factory=dict)
+    cancelled: bool = False
+
+    def add(self, key: str, stop: Callable[[], None]) -> None:
+        with self._lock:
+            self._live[key] = stop
+
+    def discard(self, key: str) -> None:
+        with self._lock:
+            self._live.pop(key, None)
+
+    def stop_all(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            stops = list(self._live.values())
+            self._live.clear()
+        for stop in stops:
+            stop()
+
+
+class Runner(ABC):
+    """Runs the steps of targets and the optimiser's tools somewhere."""
+
+    name: str
+
+    def __init__(self) -> None:
+        self.cancellation = Cancellation()
+
+    @abstractmethod
+    def layout(self, scratch_root: Path) -> Layout:
+        """How the tools see the project and ``scratch_root/<target>``."""
+
+    def prepare(self, toolchains: Iterable[str]) -> None:  # noqa: B027 - optional hook
+        """Get ready for these toolchain kinds (build images, find tools) before any step runs."""
+
+    @abstractmethod
+    def run_step(
+        self, step: Step, *, target: str, toolchain: str, scratch: Path, layout: Layout,
+        epoch: int, sink: LineSink,
+    ) -> None:
+        """Run one step to completion; ToolchainError when it fails."""
+
+    @abstractmethod
+    def invoker(self, toolchain: str, *, target: str, epoch: int) -> ToolInvoker:
+        """A ToolInvoker for the optimiser that runs where this target's compiler ran."""
+
+    @abstractmethod
+    def toolchain_id(self, toolchain: str) -> str | None:
+        """What identifies the exact toolchain (an image id), for the build manifest."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+def prefixed(target: str, sink: LineSink, rewrite: Callable[[str], str] | None = None) -> Callable[
+    [str], None
+]:
+    """A line callback that prints ``[target] line`` (after ``rewrite``)."""
+
+    def emit(line: str) -> None:
+        sink(f"[{target}] {rewrite(line) if rewrite else line}")
+
+    return emit
+

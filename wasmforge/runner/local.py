@@ -1,0 +1,163 @@
+"""The ``local`` runner: the same command lines as in the containers, with tools from this machine.
+
+Meant for CI jobs that already run inside a toolchain image, and for machines without Docker. Tools
+keep Debian's names on a plain host (``clang-16``), so a missing ``clang`` falls back to those.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from wasmforge.console import get_console
+from wasmforge.errors import ToolchainError, ToolNotFoundError
+from wasmforge.optimize.invoke import ToolInvoker, host_invoker
+from wasmforge.runner.base import (
+    Layout,
+    LineSink,
+    LineSplitter,
+    Runner,
+    Step,
+    prefixed,
+    prepare_scratch,
+    step_environment,
+)
+from wasmforge.tools import wabt_tool
+
+_WABT = frozenset({"wat2wasm", "wasm2wat", "wasm-validate", "wasm-strip", "wasm-objdump"})
+
+# Debian installs LLVM 16 under versioned names; the toolchain images add the plain ones.
+_FALLBACK_NAMES: Mapping[str, tuple[str, ...]] = {
+    "clang": ("clang-16",),
+    "clang++": ("clang++-16",),
+    "wasm-ld": ("wasm-ld-16",),
+    "llvm-ar": ("llvm-ar-16",),
+    "llvm-ranlib": ("llvm-ranlib-16",),
+}
+
+# What to install when a tool is missing (Debian 12 package names, as in the toolchain images).
+_INSTALL_HINTS: Mapping[str, str] = {
+    "clang": "apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32",
+    "clang++": "apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 "
+    "libc++-16-dev-wasm32 libc++abi-16-dev-wasm32",
+    "cargo": "apt-get install cargo rustc libstd-rust-dev-wasm32 lld-14",
+    "rustc": "apt-get install rustc libstd-rust-dev-wasm32 lld-14",
+    "emcc": "apt-get install emscripten nodejs",
+    "wasm-opt": "apt-get install binaryen",
+}
+
+
+# Debian's clang 16 adds the wasm32-wasi libc++ headers to the search path only when it also finds a
+# host libc++ in /usr/include/c++/v1 (the toolchain image creates that dir); on a plain Debian host the
+# headers must be named.
+_DEBIAN_WASI_LIBCXX = Path("/usr/include/wasm32-wasi/c++/v1")
+_HOST_LIBCXX = Path("/usr/include/c++/v1")
+
+
+def host_quirk_flags(program: str, args: tuple[str, ...]) -> list[str]:
+    """Flags this host needs for a step that the toolchain image does not (see above)."""
+    if (program == "clang++" and "--target=wasm32-wasi" in args and not _HOST_LIBCXX.is_dir()
+            and _DEBIAN_WASI_LIBCXX.is_dir()):
+        return ["-isystem", str(_DEBIAN_WASI_LIBCXX)]
+    return []
+
+
+def find_program(name: str) -> str:
+    """The host path of a tool a step names, or a ToolNotFoundError that says what to install."""
+    if name in _WABT:
+        return str(wabt_tool(name))
+    if "/" in name:
+        return name
+    for candidate in (name, *_FALLBACK_NAMES.get(name, ())):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    hint = _INSTALL_HINTS.get(name, f"install {name} or put it on PATH")
+    hint += "; or build in the toolchain container with --runner docker"
+    msg = f"{name} not found on PATH (needed by --runner local)"
+    raise ToolNotFoundError(msg, hint=hint)
+
+
+class LocalRunner(Runner):
+    name = "local"
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root
+
+    def layout(self, scratch_root: Path) -> Layout:
+        return Layout(src=str(self.root), out_base=str(scratch_root), per_target=True)
+
+    def prepare(self, toolchains: object) -> None:
+        del toolchains  # tools are looked up as each step runs, with a hint if one is missing
+
+    def run_step(
+        self, step: Step, *, target: str, toolchain: str, scratch: Path, layout: Layout,
+        epoch: int, sink: LineSink,
+    ) -> None:
+        del toolchain
+        prepare_scratch(scratch, step)
+        argv = [find_program(step.program), *host_quirk_flags(step.program, step.argv[1:]),
+                *step.argv[1:]]
+        env = step_environment(layout.out(target), epoch, os.environ, dict(step.env),
+                               private_home=False)
+        get_console().debug(f"[{target}] + (cd {shlex.quote(step.cwd)} && {shlex.join(argv)})")
+        key = f"{target}:{id(step)}"
+        # Its own process group, so that stopping it also stops what it started (a shell's
+        # children would otherwise keep the output pipe open).
+        with subprocess.Popen(
+            argv, cwd=step.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        ) as process:
+            self.cancellation.add(key, lambda: _terminate(process))
+            splitter = LineSplitter(prefixed(target, sink))
+            try:
+                stdout = process.stdout
+                assert stdout is not None  # set by stdout=PIPE
+                for chunk in iter(lambda: os.read(stdout.fileno(), 65536), b""):
+                    splitter.feed(chunk)
+                splitter.close()
+                status = process.wait()
+            finally:
+                self.cancellation.discard(key)
+                _terminate(process)
+        if status != 0:
+            raise step_failed(target, step, status)
+
+    def invoker(self, toolchain: str, *, target: str, epoch: int) -> ToolInvoker:
+        del toolchain, target, epoch
+        return host_invoker()
+
+    def toolchain_id(self, toolchain: str) -> str | None:
+        del toolchain
+        return None
+
+
+def step_failed(target: str, step: Step, status: int) -> ToolchainError:
+    program = Path(step.program).name
+    how = f"exit status {status}" if status >= 0 else f"killed by signal {-status}"
+    return ToolchainError(f"target {target!r}: {step.description} failed ({program}, {how})")
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """Stop a step's whole process group: politely, then for good."""
+    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return  # the group is gone: every process in it has exited
+        try:
+            process.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if sig == signal.SIGTERM:
+            # The leader is gone; make sure nothing it started lives on.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            return
