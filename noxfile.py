@@ -8,6 +8,7 @@ minutes of installs to every CI run.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import nox
 
@@ -43,7 +44,7 @@ def bench(session: nox.Session) -> None:
 @nox.session
 def schema(session: nox.Session) -> None:
     """Regenerate schema/wasmforge.schema.json from the config model."""
-    with open("schema/wasmforge.schema.json", "w", encoding="utf-8") as out:
+    with Path("schema/wasmforge.schema.json").open("w", encoding="utf-8") as out:
         session.run(sys.executable, "-m", "wasmforge.config.schema", stdout=out)
 
 

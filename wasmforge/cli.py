@@ -93,7 +93,11 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             import traceback
 
             traceback.print_exc()
-        get_console().error(error.message, hint=error.hint)
+        console = get_console()
+        console.error(error.message, hint=error.hint)
+        if not console.result_printed:  # stdout holds one JSON document, whatever happens
+            console.result({"error": {"message": error.message, "hint": error.hint,
+                                      "exit_code": int(error.exit_code)}})
         _exit(error.exit_code)
     except typer.Exit as done:
         _exit(done.exit_code)
@@ -109,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _exit(usage.exit_code)
     except BrokenPipeError:
         _exit(ExitCode.OK)
-    except Exception as bug:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as bug:  # the last line of defence: no traceback for users
         if _debug:
             raise
         get_console().error(

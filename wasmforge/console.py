@@ -32,6 +32,7 @@ class Console:
     quiet: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     _rich: RichConsole | None = None
+    result_printed: bool = False
 
     @property
     def github_actions(self) -> bool:
@@ -125,6 +126,7 @@ class Console:
     def result(self, data: Any) -> None:
         """The command's machine-readable result: printed only with ``--json``."""
         if self.json_mode:
+            self.result_printed = True
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
             sys.stdout.flush()
 

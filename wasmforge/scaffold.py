@@ -66,7 +66,7 @@ def create_project(template: Template, destination: Path, name: str | None = Non
         loader=jinja2.FileSystemLoader(template.path),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 - renders source code and TOML, not HTML
+        autoescape=False,  # renders source code and TOML, not HTML
     )
     variables = {
         "name": project_name,

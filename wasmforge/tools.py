@@ -73,7 +73,7 @@ def run_tool(
     args = [str(a) for a in argv]
     get_console().debug("+ " + shlex.join(args))
     try:
-        return subprocess.run(  # noqa: S603 - argv, never a shell string
+        return subprocess.run(  # an argv list, never a shell string
             args, cwd=cwd, env=dict(env) if env is not None else None, input=input_bytes,
             capture_output=True, check=False,
         )

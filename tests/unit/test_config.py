@@ -154,3 +154,38 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe[project]")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(path)
+
+
+def test_unreadable_project_directory_is_a_config_error(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "wasmforge.toml").write_text(MINIMAL)
+    locked.chmod(0)
+    tmp_path.chmod(0o755)
+    # Permissions do not stop root: check as an ordinary uid when the tests run as root.
+    prefix = ["setpriv", "--reuid", "1000", "--regid", "1000", "--clear-groups"]
+    if os.getuid() != 0:
+        prefix = []
+    elif shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv to drop root")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from wasmforge.config.load import find_config\n"
+        "from wasmforge.errors import ConfigError\n"
+        "try:\n"
+        f"    find_config(Path({str(locked)!r}))\n"
+        "except ConfigError as e:\n"
+        "    print(e.message)\n"
+    )
+    try:
+        done = subprocess.run([*prefix, sys.executable, "-c", code],
+                              capture_output=True, text=True, check=False)
+    finally:
+        locked.chmod(0o755)
+    assert done.stdout.strip() == f"{locked}: cannot read: Permission denied", done.stderr

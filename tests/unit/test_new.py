@@ -54,5 +54,5 @@ def test_invalid_name_is_refused(tmp_path: Path) -> None:
 
 
 def test_unknown_template_lists_known_ones() -> None:
-    with pytest.raises(UserError, match="unknown template 'go'.*c-command"):
+    with pytest.raises(UserError, match=r"unknown template 'go'.*c-command"):
         find_template("go")

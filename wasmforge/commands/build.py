@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from wasmforge.commands._common import JsonFlag, command_console
 from wasmforge.errors import UserError
+
+if TYPE_CHECKING:
+    from wasmforge.config.resolve import Settings
+    from wasmforge.console import Console
 
 RUNNERS = ("auto", "docker", "local")
 
@@ -46,6 +50,10 @@ def build(
         bool,
         typer.Option("--check-reproducible",
                      help="Build twice from clean and fail (exit 8) if any output differs."),
+    ] = False,
+    no_package: Annotated[
+        bool, typer.Option("--no-package",
+                           help="Do not package targets that have a [targets.NAME.package] table."),
     ] = False,
     json_output: JsonFlag = False,
 ) -> None:
@@ -87,4 +95,22 @@ def build(
     result = run_build(settings, chosen_runner, epoch=epoch, console=console,
                        check_reproducible=check_reproducible)
     print_summary(console, result)
-    console.result(result_json(result))
+    report = result_json(result)
+    if not no_package:
+        report["packages"] = _package_built_targets(settings, console)
+    console.result(report)
+
+
+def _package_built_targets(settings: Settings, console: Console) -> list[dict[str, Any]]:
+    """Package the targets that have a ``package`` table, from the build just made."""
+    import os
+
+    from wasmforge.oci.project import PACKAGE_HEADERS, Project, package_rows, package_targets
+
+    wanted = [name for name in settings.targets if settings.config.targets[name].package]
+    if not wanted:
+        return []
+    project = Project(settings.root, settings.config, settings.out_dir, settings.profile.name)
+    results = package_targets(project, wanted, os.environ, format_flag=None)
+    console.table(PACKAGE_HEADERS, package_rows(results), title="packaged")
+    return [r.as_dict() for r in results]

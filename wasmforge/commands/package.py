@@ -124,12 +124,9 @@ def _package_file(
 
 
 def _report(console: Console, results: list[PackageResult]) -> None:
-    rows = []
-    for result in results:
-        for packaged in result.formats:
-            rows.append([result.name, packaged.format, packaged.manifest_digest,
-                         str(packaged.tar)])
-    console.table(["target", "format", "manifest digest", "tar"], rows, title="packaged")
+    from wasmforge.oci.project import PACKAGE_HEADERS, package_rows
+
+    console.table(PACKAGE_HEADERS, package_rows(results), title="packaged")
     console.result({"packages": [r.as_dict() for r in results]})
 
 

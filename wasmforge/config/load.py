@@ -20,8 +20,13 @@ CONFIG_FILE = "wasmforge.toml"
 
 def find_config(start: Path) -> Path:
     """``start`` itself if it is a file, else ``start/wasmforge.toml``."""
-    path = start if start.is_file() else start / CONFIG_FILE
-    if not path.is_file():
+    try:
+        path = start if start.is_file() else start / CONFIG_FILE
+        found = path.is_file()
+    except OSError as error:  # e.g. a directory the user may not enter
+        msg = f"{start}: cannot read: {error.strerror}"
+        raise ConfigError(msg) from None
+    if not found:
         msg = f"{path}: no {CONFIG_FILE} here"
         raise ConfigError(msg, hint="run 'wasmforge new' to start a project, or pass its directory")
     return path

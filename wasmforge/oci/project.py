@@ -84,6 +84,18 @@ def package_targets(
     return results
 
 
+PACKAGE_HEADERS = ("target", "format", "manifest digest", "tar")
+
+
+def package_rows(results: Sequence[PackageResult]) -> list[list[str]]:
+    """One row per packaged format, for the human report of ``package`` and ``build``."""
+    return [
+        [result.name, packaged.format, packaged.manifest_digest, str(packaged.tar)]
+        for result in results
+        for packaged in result.formats
+    ]
+
+
 def refuse_js_glue(target: BuiltTarget) -> None:
     if not target.wasi:
         msg = (f"target {target.name!r} is Emscripten {target.environment or 'JS'} output "
