@@ -38,7 +38,7 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Start-up time and output sizes, printed as ratios measured in one run."""
     session.run(sys.executable, "benchmarks/bench_startup.py")
-    session.run(sys.executable, "benchmarks/bench_sizes.py")
+    session.run(sys.executable, "benchmarks/bench_sizes.py", "--build")
 
 
 @nox.session
