@@ -53,7 +53,7 @@ def build(
     ] = False,
     no_package: Annotated[
         bool, typer.Option("--no-package",
-                           help="Do not package targets that have a [targets.NAME.package] table."),
+                           help="Do not package targets that have a package table in wasmforge.toml."),
     ] = False,
     json_output: JsonFlag = False,
 ) -> None:

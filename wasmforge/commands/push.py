@@ -8,6 +8,7 @@ same bytes as ``wasmforge package``) and pushes it to REF, default the target's 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -17,6 +18,7 @@ from wasmforge.commands._common import JsonFlag, command_console
 from wasmforge.commands.package import FormatOption, ProfileOption, ReleaseFlag, profile_choice
 
 if TYPE_CHECKING:
+    from wasmforge.console import Console
     from wasmforge.oci.layout import LoadedImage
 
 InsecureFlag = Annotated[
@@ -45,18 +47,28 @@ def push(
     """Push an image or artifact to a registry; prints its digest."""
     from wasmforge.errors import UserError
     from wasmforge.oci.layout import load_layout
+
+    console = command_console(json_flag)
+    with tempfile.TemporaryDirectory(prefix="wasmforge-push-") as scratch:
+        if layout is not None:
+            if reference is None:
+                msg = "--layout: name the destination: wasmforge push REF --layout DIR"
+                raise UserError(msg)
+            image = load_layout(layout)
+        else:
+            # Packaged afresh into a scratch dir (same bytes: packaging is deterministic), so
+            # that pushing one format never rewrites the packages the build left in dist/.
+            image, reference = _project_image(reference, target, fmt, project_path,
+                                              profile_choice(profile, release), Path(scratch))
+        _push(image, reference, console, insecure=insecure, chunk_size=chunk_size)
+
+
+def _push(
+    image: LoadedImage, reference: str, console: Console, *, insecure: bool, chunk_size: int
+) -> None:
     from wasmforge.oci.reference import parse_reference
     from wasmforge.oci.transfer import client_for, push_image
 
-    console = command_console(json_flag)
-    if layout is not None:
-        if reference is None:
-            msg = "--layout: name the destination: wasmforge push REF --layout DIR"
-            raise UserError(msg)
-        image = load_layout(layout)
-    else:
-        image, reference = _project_image(reference, target, fmt, project_path,
-                                          profile_choice(profile, release))
     ref = parse_reference(reference)
     client = client_for(ref, os.environ, insecure=insecure, chunk_size=chunk_size)
     console.info(f"pushing {image.format} {image.digest} to {ref}")
@@ -68,7 +80,8 @@ def push(
 
 
 def _project_image(
-    reference: str | None, target: str | None, fmt: str | None, path: Path, profile: str | None
+    reference: str | None, target: str | None, fmt: str | None, path: Path, profile: str | None,
+    scratch: Path,
 ) -> tuple[LoadedImage, str]:
     from wasmforge.errors import UserError
     from wasmforge.oci.layout import load_layout
@@ -85,7 +98,8 @@ def _project_image(
         msg = f"no destination for target {name!r}: pass REF or set targets.{name}.package.image"
         raise UserError(msg)
     chosen = single_format(fmt or project.package_config(name).format.replace("both", "image"))
-    [result] = package_targets(project, [name], os.environ, format_flag=chosen)
+    [result] = package_targets(project, [name], os.environ, format_flag=chosen,
+                              into=scratch)
     return load_layout(result.get(chosen).layout), destination
 
 

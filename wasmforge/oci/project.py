@@ -56,8 +56,10 @@ def open_project(
 
 
 def package_targets(
-    project: Project, targets: Sequence[str], env: Mapping[str, str], *, format_flag: str | None
+    project: Project, targets: Sequence[str], env: Mapping[str, str], *, format_flag: str | None,
+    into: Path | None = None,
 ) -> list[PackageResult]:
+    """Package each target into ``<out_dir>/<profile>/oci/<target>/``, or ``into/<target>/``."""
     built = project.built()
     results = []
     for name in targets:
@@ -78,7 +80,7 @@ def package_targets(
             formats=expand_format(choice),
             annotations=project_annotations(project, name, created),
             created=created,
-            out_dir=project.oci_dir(name),
+            out_dir=into / name if into is not None else project.oci_dir(name),
             author=", ".join(project.config.project.authors) or None,
         ))
     return results
