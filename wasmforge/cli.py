@@ -51,7 +51,9 @@ def _global_options(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     debug: Annotated[
-        bool, typer.Option("--debug-traceback", help="Show Python tracebacks for errors.")
+        bool, typer.Option("--debug-traceback", "--debug",
+                           help="Show Python tracebacks for errors (before the command: "
+                                "'wasmforge --debug build'; 'build --debug' is the debug profile).")
     ] = False,
 ) -> None:
     global _debug

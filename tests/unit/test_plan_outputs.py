@@ -15,7 +15,7 @@ import pytest
 from wasmforge.build.diagnostics import github_annotations
 from wasmforge.build.execute import run_build
 from wasmforge.build.manifest import MANIFEST_NAME, read_manifest_targets
-from wasmforge.build.summary import human_size, result_json, summary_rows
+from wasmforge.build.summary import human_size, result_json, size_report_rows, summary_rows
 from wasmforge.config.load import load_config
 from wasmforge.config.resolve import BuildFlags, Settings, resolve_settings
 from wasmforge.console import Console
@@ -138,6 +138,26 @@ def test_summary_rows_and_sizes(tmp_path: Path) -> None:
     assert human_size(100) == "100 B"
     assert human_size(2048) == "2.0 KiB"
     assert human_size(3 * 1024 * 1024) == "3.0 MiB"
+
+
+def test_release_summary_reports_sizes_before_and_after(tmp_path: Path) -> None:
+    import shutil
+
+    from tests.needs import need
+
+    need(shutil.which("wasm-opt") is not None, "binaryen's wasm-opt on PATH")
+    root = _project(tmp_path, TWO_TARGETS)
+    settings = _settings(root, profile="release")
+    result = run_build(settings, LocalRunner(root), epoch=0, console=Console(env={}))
+    rows = size_report_rows(result)
+    assert [row[0] for row in rows] == ["hello", "lib"]
+    for target, row in zip(result.targets, rows, strict=True):
+        report = target.optimize_report
+        assert report is not None
+        assert row[1] == human_size(report["size-before"])
+        assert row[2] == human_size(report["size-after"])
+        assert report["size-after"] <= report["size-before"]
+    assert "optimize" in result_json(result)["targets"][0]
 
 
 def test_check_reproducible_names_the_file_that_differs(tmp_path: Path) -> None:

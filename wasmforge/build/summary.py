@@ -53,8 +53,30 @@ def summary_rows(result: BuildResult) -> list[list[str]]:
     ]
 
 
+SIZE_HEADERS = ("target", "before", "after", "change", "code", "data", "names", "debug", "custom")
+SIZE_CATEGORIES = ("code", "data", "names", "debug", "custom")
+
+
+def size_report_rows(result: BuildResult) -> list[list[str]]:
+    """Optimised targets: total size before and after, and each section category after."""
+    rows = []
+    for target in result.targets:
+        report = target.optimize_report
+        if report is None:
+            continue
+        before, after = report["size-before"], report["size-after"]
+        sections = report["sections-after"]
+        change = f"{(after - before) / before:+.1%}" if before else "="
+        rows.append([target.plan.name, human_size(before), human_size(after), change,
+                     *(human_size(sections[c]) for c in SIZE_CATEGORIES)])
+    return rows
+
+
 def print_summary(console: Console, result: BuildResult) -> None:
     console.table(HEADERS, summary_rows(result), title=f"built ({result.profile})")
+    sizes = size_report_rows(result)
+    if sizes:
+        console.table(SIZE_HEADERS, sizes, title="size report (optimised, sections after)")
     if result.checked_reproducible:
         console.info("reproducible: two clean builds gave identical outputs")
 
