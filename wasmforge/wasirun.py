@@ -61,6 +61,12 @@ def merge_env(base: Sequence[str], extra: Mapping[str, str]) -> tuple[tuple[str,
 def run_wasi(program: WasiProgram) -> int:
     import wasmtime
 
+    from wasmforge.wasm.module import MAGIC, parse_module
+
+    # Binary structure first: its errors say where a file is truncated or corrupt; wasmtime's do
+    # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
+    if program.wasm.startswith(MAGIC):
+        parse_module(program.wasm, program.origin)
     engine = wasmtime.Engine()
     try:
         module = wasmtime.Module(engine, program.wasm)

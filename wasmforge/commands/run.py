@@ -46,7 +46,8 @@ def run(
     extra_env = dict(parse_env(e) for e in env or [])
     argv = list(args or [])
     path = Path(target)
-    if is_wasm_file(path):
+    if is_wasm_file(path) or (path.suffix == ".wat" and path.is_file()):
+        # wasmtime compiles text too, as crun's handler does for a .wat entrypoint.
         from wasmforge.wasirun import WasiProgram
 
         program = WasiProgram(path.read_bytes(), (path.name, *argv), tuple(extra_env.items()),
@@ -95,7 +96,8 @@ def _run_target(
             # Emscripten names the glue after the module: hello.js loads hello.wasm.
             return _run_node(built.main.with_suffix(".js"), argv, env)
         msg = f"target {name!r} is Emscripten {environment or 'web'} output: open it in a browser"
-        raise UserError(msg, hint="wasmforge serve serves it locally")
+        raise UserError(msg, hint=f"serve {built.main.parent} with any static web server, e.g. "
+                        f"python3 -m http.server -d {built.main.parent}")
     program = WasiProgram(built.main.read_bytes(), (built.main.name, *argv),
                           tuple(env.items()), tuple(dirs), str(built.main))
     return run_wasi(program)
