@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from wasmforge.errors import UserError
+
 DIGEST_PATTERN = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -60,3 +62,19 @@ class Blob:
         if self.annotations:
             described["annotations"] = dict(self.annotations)
         return described
+
+
+def json_object(origin: str, what: str, data: bytes | None) -> dict[str, Any]:
+    """``data`` parsed as a JSON object, or a UserError naming ``what`` in ``origin``."""
+    if data is None:
+        msg = f"{origin}: {what} is missing"
+        raise UserError(msg)
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as error:
+        msg = f"{origin}: {what} is not valid JSON: {error}"
+        raise UserError(msg) from None
+    if not isinstance(value, dict):
+        msg = f"{origin}: {what} is not a JSON object"
+        raise UserError(msg)
+    return value

@@ -18,7 +18,14 @@ from typing import Any
 
 from wasmforge.errors import UserError
 from wasmforge.oci import mediatypes as mt
-from wasmforge.oci.blob import Blob, canonical_json, digest_hex, is_digest, sha256_digest
+from wasmforge.oci.blob import (
+    Blob,
+    canonical_json,
+    digest_hex,
+    is_digest,
+    json_object,
+    sha256_digest,
+)
 from wasmforge.oci.image import OciImage
 from wasmforge.oci.reference import Reference
 from wasmforge.oci.tarball import TarEntry, deterministic_tar
@@ -141,14 +148,14 @@ def load_layout(path: Path, tag: str | None = None) -> LoadedImage:
 
 
 def _load(origin: str, read: Reader, tag: str | None) -> LoadedImage:
-    index = _json(origin, "index.json", read("index.json"))
+    index = json_object(origin, "index.json", read("index.json"))
     manifests = index.get("manifests")
     if not isinstance(manifests, list) or not manifests:
         msg = f"{origin}: index.json lists no manifests"
         raise UserError(msg)
     chosen = _choose(origin, manifests, tag)
     manifest = _blob(origin, read, chosen, "manifest")
-    document = _json(origin, "manifest", manifest.data)
+    document = json_object(origin, "manifest", manifest.data)
     if "manifests" in document:
         msg = f"{origin}: the tagged entry is an image index; only single manifests are supported"
         raise UserError(msg)
@@ -189,18 +196,3 @@ def _blob(origin: str, read: Reader, descriptor: Any, what: str) -> Blob:
         raise UserError(msg)
     annotations = tuple(sorted((descriptor.get("annotations") or {}).items()))
     return Blob(str(descriptor.get("mediaType", "")), data, annotations)
-
-
-def _json(origin: str, what: str, data: bytes | None) -> dict[str, Any]:
-    if data is None:
-        msg = f"{origin}: {what} is missing"
-        raise UserError(msg)
-    try:
-        value = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        msg = f"{origin}: {what} is not valid JSON: {error}"
-        raise UserError(msg) from None
-    if not isinstance(value, dict):
-        msg = f"{origin}: {what} is not a JSON object"
-        raise UserError(msg)
-    return value

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 from wasmforge.errors import UserError
 from wasmforge.fsutil import atomic_dir
+from wasmforge.oci.blob import json_object
 from wasmforge.oci.image import OciImage, compat_image, wasm_artifact
 from wasmforge.oci.layout import layout_files, layout_tar, write_layout_dir
 from wasmforge.oci.reference import Reference, parse_reference
@@ -175,15 +176,12 @@ def read_package_result(out_dir: Path) -> dict[str, Any]:
     """The ``wasmforge-package.json`` written by an earlier run, or a UserError saying to package."""
     path = out_dir / RESULT_FILE
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except FileNotFoundError:
         msg = f"{out_dir}: not packaged yet (no {RESULT_FILE})"
         raise UserError(msg, hint="run 'wasmforge package' first") from None
-    except (OSError, ValueError) as error:
-        msg = f"{path}: unreadable: {error}"
+    except OSError as error:
+        msg = f"{path}: unreadable: {error.strerror}"
         raise UserError(msg) from None
-    if not isinstance(value, dict):
-        msg = f"{path}: not a JSON object"
-        raise UserError(msg)
-    return value
+    return json_object(str(path), "the package result", data)
 
