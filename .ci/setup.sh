@@ -10,7 +10,7 @@ APT_PACKAGES=(
   # the project venv and its Python
   python3 python3-venv git ca-certificates
   # real parts for integration tests: engine, base-image bootstrap, registry, OCI checks
-  docker.io debootstrap docker-registry skopeo podman apache2-utils libprotobuf-c-dev
+  docker.io debootstrap docker-registry skopeo podman apache2-utils openssl libprotobuf-c-dev
   # host tools for the local runner and the optimiser
   binaryen nodejs
   clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 libc++-16-dev-wasm32 libc++abi-16-dev-wasm32

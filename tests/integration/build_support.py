@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,3 +124,16 @@ def run_web_glue(script: Path) -> str:
                           text=True, timeout=60, check=False)
     assert done.returncode == 0, f"loading {script.name} failed: {done.stderr}"
     return done.stdout
+
+
+# sample -> (the file to run, how to run it)
+SAMPLE_RUNS: dict[str, tuple[str, Callable[[Path], str]]] = {
+    "c-hello": ("hello.wasm", run_wasi_command),
+    "cpp-stdlib": ("words.wasm", run_wasi_command),
+    "c-reactor": ("mathlib.wasm", run_reactor),
+    "rust-cargo": ("rusty.wasm", run_wasi_command),
+    "emscripten-web": ("page.js", run_web_glue),
+    "emscripten-node": ("greeter.js", run_node),
+    "emscripten-standalone": ("standalone.wasm", run_wasi_command),
+    "wat-hello": ("hello-wat.wasm", run_wasi_command),
+}

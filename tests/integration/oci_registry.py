@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,11 +36,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_registry(directory: Path, *, htpasswd: Path | None = None) -> Iterator[RunningRegistry]:
+def run_registry(
+    directory: Path, *, htpasswd: Path | None = None, auth_yaml: str | None = None
+) -> Iterator[RunningRegistry]:
+    """``auth_yaml``: a whole ``auth:`` section (e.g. token auth), used instead of ``htpasswd``."""
     port = free_port()
     storage = directory / "storage"
     auth = (f"auth:\n  htpasswd:\n    realm: wasmforge-test\n    path: {htpasswd}\n"
             if htpasswd else "")
+    if auth_yaml is not None:
+        auth = auth_yaml
     config = directory / "config.yml"
     config.write_text(
         "version: 0.1\nlog:\n  level: error\n"
@@ -72,3 +79,13 @@ def make_htpasswd(path: Path, user: str, password: str) -> bool:
         return False
     subprocess.run([tool, "-Bbc", str(path), user, password], check=True, capture_output=True)
     return True
+
+
+def registry_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``wasmforge ARGS`` with a fixed epoch and no registry credentials but those in ``env``."""
+    full_env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", **(env or {})}
+    full_env.pop("WASMFORGE_REGISTRY_USERNAME", None)
+    full_env.pop("WASMFORGE_REGISTRY_PASSWORD", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "wasmforge", *args], env=full_env,
+                          capture_output=True, text=True, check=False, timeout=180)

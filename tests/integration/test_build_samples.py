@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.integration.build_support import (
+    SAMPLE_RUNS,
     copy_sample,
     docker_engine_answers,
     expected_output,
     node_available,
     run_node,
-    run_reactor,
     run_wasi_command,
     run_web_glue,
     wasmforge,
@@ -28,19 +27,6 @@ from tests.integration.build_support import (
 from tests.needs import need
 
 pytestmark = [pytest.mark.docker, pytest.mark.toolchain]
-
-# sample -> (the file to run, how to run it)
-SAMPLES: dict[str, tuple[str, Callable[[Path], str]]] = {
-    "c-hello": ("hello.wasm", run_wasi_command),
-    "cpp-stdlib": ("words.wasm", run_wasi_command),
-    "c-reactor": ("mathlib.wasm", run_reactor),
-    "rust-cargo": ("rusty.wasm", run_wasi_command),
-    "emscripten-web": ("page.js", run_web_glue),
-    "emscripten-node": ("greeter.js", run_node),
-    "emscripten-standalone": ("standalone.wasm", run_wasi_command),
-    "wat-hello": ("hello-wat.wasm", run_wasi_command),
-}
-
 
 @pytest.fixture(scope="session")
 def docker_ready() -> None:
@@ -55,7 +41,7 @@ def built_samples(
     del docker_ready
     work = tmp_path_factory.mktemp("samples")
     built: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for name in SAMPLES:
+    for name in SAMPLE_RUNS:
         project = copy_sample(name, work)
         done = wasmforge("build", project, "--runner", "docker", "--json")
         assert done.returncode == 0, f"building {name} failed:\n{done.stderr}"
@@ -63,12 +49,12 @@ def built_samples(
     return built
 
 
-@pytest.mark.parametrize("sample", list(SAMPLES))
+@pytest.mark.parametrize("sample", list(SAMPLE_RUNS))
 def test_sample_builds_and_prints_its_expected_output(
     sample: str, built_samples: dict[str, tuple[Path, dict[str, Any]]]
 ) -> None:
     project, _ = built_samples[sample]
-    file, run = SAMPLES[sample]
+    file, run = SAMPLE_RUNS[sample]
     if run in (run_node, run_web_glue):
         need(node_available(), "Node.js")
     assert run(project / "dist" / "debug" / file) == expected_output(sample)
@@ -220,7 +206,7 @@ sources = ["em/main.c"]
             assert line.split("]")[0] in ("[c", "[text", "[em")
 
 
-@pytest.mark.parametrize("sample", list(SAMPLES))
+@pytest.mark.parametrize("sample", list(SAMPLE_RUNS))
 def test_release_build_of_each_sample_still_prints_its_output(
     sample: str, docker_ready: None, tmp_path: Path
 ) -> None:
@@ -229,7 +215,7 @@ def test_release_build_of_each_sample_still_prints_its_output(
     project = copy_sample(sample, tmp_path)
     done = wasmforge("build", project, "--release", "--runner", "docker")
     assert done.returncode == 0, done.stderr
-    file, run = SAMPLES[sample]
+    file, run = SAMPLE_RUNS[sample]
     if run in (run_node, run_web_glue):
         need(node_available(), "Node.js")
     assert run(project / "dist" / "release" / file) == expected_output(sample)

@@ -25,15 +25,14 @@ from typing import Any
 import pytest
 
 from tests.integration.build_support import (
+    SAMPLE_RUNS,
     copy_sample,
     docker_engine_answers,
     expected_output,
     wasmforge,
 )
+from tests.integration.external_tools import crun_wasm, podman_run, required_program
 from tests.integration.oci_registry import RunningRegistry
-from tests.integration.test_build_samples import SAMPLES
-from tests.integration.test_push_registry import registry  # noqa: F401 - a shared fixture
-from tests.integration.test_run_runtime import _crun_wasm, _podman, _podman_run
 from tests.needs import need
 from wasmforge.oci.layout import LoadedImage, load_layout
 from wasmforge.tools import wabt_tool, wasm_tools
@@ -226,7 +225,7 @@ def test_reactor_exports_its_functions_with_their_c_signatures(builds: SampleBui
 # --- 2. release vs debug (that both print the expected output is test_build_samples.py's) ---------
 
 
-@pytest.mark.parametrize("sample", list(SAMPLES))
+@pytest.mark.parametrize("sample", list(SAMPLE_RUNS))
 def test_release_is_valid_and_smaller_than_debug(sample: str, builds: SampleBuilds) -> None:
     debug, release = builds.get(sample, "debug"), builds.get(sample, "release")
     for build in (debug, release):
@@ -262,7 +261,7 @@ PUSHES = [("c-hello", "image"), ("rust-cargo", "image"), ("rust-cargo", "artifac
 
 @pytest.fixture(scope="module")
 def pushed(
-    registry: RunningRegistry,  # noqa: F811 - the fixture imported above
+    registry: RunningRegistry,
     builds: SampleBuilds,
 ) -> dict[tuple[str, str], Pushed]:
     """Each of PUSHES pushed from its release build with ``wasmforge push -C <project>``."""
@@ -277,13 +276,6 @@ def pushed(
                                           build.packaged(fmt)[0], build.package(fmt)["digest"],
                                           build.module)
     return done_pushes
-
-
-def _skopeo() -> str:
-    tool = shutil.which("skopeo")
-    need(tool is not None, "skopeo")
-    assert tool is not None
-    return tool
 
 
 def carried_module(image: LoadedImage, module_name: str) -> bytes:
@@ -306,7 +298,7 @@ def test_skopeo_copy_back_is_byte_identical_to_the_build(
     local = load_layout(push.layout)
     assert push.digest == local.digest == push.built_digest
     copy = tmp_path / "copy"
-    subprocess.run([_skopeo(), "copy", "--preserve-digests", "--src-tls-verify=false",
+    subprocess.run([required_program("skopeo"), "copy", "--preserve-digests", "--src-tls-verify=false",
                     f"docker://{push.reference}", f"oci:{copy}:0.1.0"],
                    check=True, capture_output=True)
     copied = load_layout(copy)
@@ -338,14 +330,14 @@ def test_skopeo_inspect_reads_the_pushed_image_and_artifact(
 ) -> None:
     for (_, fmt), push in pushed.items():
         raw = json.loads(subprocess.run(
-            [_skopeo(), "inspect", "--raw", "--tls-verify=false", f"docker://{push.reference}"],
+            [required_program("skopeo"), "inspect", "--raw", "--tls-verify=false", f"docker://{push.reference}"],
             check=True, capture_output=True, text=True).stdout)
         if fmt == "artifact":
             assert raw["config"]["mediaType"] == "application/vnd.wasm.config.v0+json"
             assert [layer["mediaType"] for layer in raw["layers"]] == ["application/wasm"]
             continue
         shown = json.loads(subprocess.run(
-            [_skopeo(), "inspect", "--tls-verify=false", f"docker://{push.reference}"],
+            [required_program("skopeo"), "inspect", "--tls-verify=false", f"docker://{push.reference}"],
             check=True, capture_output=True, text=True).stdout)
         assert (shown["Os"], shown["Architecture"]) == ("wasi", "wasm")
         assert shown["Digest"] == push.digest
@@ -390,8 +382,8 @@ def test_packaging_elsewhere_and_later_gives_the_same_digests(
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """podman with a private image store, so loading the samples' fixed names races nobody."""
-    tool = _podman()
-    _crun_wasm()
+    tool = required_program("podman")
+    crun_wasm()
     store = tmp_path_factory.mktemp("podman-store")
     conf = store / "storage.conf"
     conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{store / "root"}"\n'
@@ -416,7 +408,7 @@ def test_podman_loads_the_built_image_and_crun_wasm_runs_it(
     assert (image["Os"], image["Architecture"]) == ("wasi", "wasm")
     assert image["Digest"] == package["digest"]
     assert image["Config"]["Entrypoint"] == [f"/{build.module.name}"]
-    ran = _podman_run(podman, tag)
+    ran = podman_run(podman, tag)
     assert (ran.returncode, ran.stdout) == (0, expected_output("c-hello")), ran.stderr
 
 
@@ -429,5 +421,5 @@ def test_crun_wasm_runs_the_image_pulled_from_the_registry(
     done = subprocess.run([podman, "pull", "--tls-verify=false", push.reference],
                           capture_output=True, text=True, check=False, timeout=120)
     assert done.returncode == 0, done.stderr
-    ran = _podman_run(podman, push.reference)
+    ran = podman_run(podman, push.reference)
     assert (ran.returncode, ran.stdout) == (0, expected_output("c-hello")), ran.stderr

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.integration.external_tools import required_program
 from tests.integration.oci_registry import (
     RunningRegistry,
     free_port,
     make_htpasswd,
     registry_available,
+    registry_cli,
     run_registry,
 )
 from tests.needs import need
-from tests.oci_samples import HELLO_OUTPUT, HELLO_WAT, assemble
+from tests.oci_samples import HELLO_OUTPUT
 from wasmforge.errors import RegistryError
 from wasmforge.oci.layout import load_layout
 from wasmforge.oci.reference import parse_reference
@@ -29,52 +28,18 @@ from wasmforge.oci.registry import RegistryClient
 pytestmark = pytest.mark.registry
 
 
-def wasmforge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000", **(env or {})}
-    full_env.pop("WASMFORGE_REGISTRY_USERNAME", None)
-    full_env.pop("WASMFORGE_REGISTRY_PASSWORD", None)
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "wasmforge", *args], env=full_env,
-                          capture_output=True, text=True, check=False, timeout=180)
-
-
-@pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
-    need(registry_available(), "docker-registry (apt-get install docker-registry)")
-    with run_registry(tmp_path_factory.mktemp("registry")) as running:
-        yield running
-
-
-@pytest.fixture(scope="session")
-def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """hello.wasm packaged in both formats (done once: the tests only read it)."""
-    work = tmp_path_factory.mktemp("packaged")
-    hello = assemble(HELLO_WAT, work, "hello")
-    done = wasmforge("package", str(hello), "-o", str(work / "out"), "--format", "both",
-                     "--tag", "wf/hello:v1")
-    assert done.returncode == 0, done.stderr
-    return work / "out"
-
-
-def _skopeo() -> str:
-    tool = shutil.which("skopeo")
-    need(tool is not None, "skopeo")
-    assert tool is not None
-    return tool
-
-
 @pytest.mark.parametrize("fmt", ["image", "artifact"])
 def test_push_then_skopeo_copy_gives_identical_bytes(
     registry: RunningRegistry, packaged: Path, tmp_path: Path, fmt: str
 ) -> None:
     ref = f"{registry.host}/wf/{fmt}-copy:v1"
-    pushed = wasmforge("push", ref, "--layout", str(packaged / fmt), "--insecure", "--json")
+    pushed = registry_cli("push", ref, "--layout", str(packaged / fmt), "--insecure", "--json")
     assert pushed.returncode == 0, pushed.stderr
     digest = json.loads(pushed.stdout)["digest"]
     local = load_layout(packaged / fmt)
     assert digest == local.digest
     copy = tmp_path / "copy"
-    subprocess.run([_skopeo(), "copy", "--preserve-digests", "--src-tls-verify=false",
+    subprocess.run([required_program("skopeo"), "copy", "--preserve-digests", "--src-tls-verify=false",
                     f"docker://{ref}", f"oci:{copy}:v1"], check=True, capture_output=True)
     copied = load_layout(copy)
     assert copied.digest == local.digest
@@ -87,14 +52,14 @@ def test_skopeo_inspect_reads_both_formats(registry: RunningRegistry, packaged: 
     image_ref = f"{registry.host}/wf/inspect-image:v1"
     artifact_ref = f"{registry.host}/wf/inspect-artifact:v1"
     for ref, fmt in ((image_ref, "image"), (artifact_ref, "artifact")):
-        done = wasmforge("push", ref, "--layout", str(packaged / fmt), "--insecure")
+        done = registry_cli("push", ref, "--layout", str(packaged / fmt), "--insecure")
         assert done.returncode == 0, done.stderr
     shown = json.loads(subprocess.run(
-        [_skopeo(), "inspect", "--tls-verify=false", f"docker://{image_ref}"],
+        [required_program("skopeo"), "inspect", "--tls-verify=false", f"docker://{image_ref}"],
         check=True, capture_output=True, text=True).stdout)
     assert (shown["Os"], shown["Architecture"]) == ("wasi", "wasm")
     raw = json.loads(subprocess.run(
-        [_skopeo(), "inspect", "--raw", "--tls-verify=false", f"docker://{artifact_ref}"],
+        [required_program("skopeo"), "inspect", "--raw", "--tls-verify=false", f"docker://{artifact_ref}"],
         check=True, capture_output=True, text=True).stdout)
     assert raw["config"]["mediaType"] == "application/vnd.wasm.config.v0+json"
     assert raw["layers"][0]["mediaType"] == "application/wasm"
@@ -104,31 +69,31 @@ def test_chunked_push_pull_and_run(registry: RunningRegistry, packaged: Path, tm
                                    ) -> None:
     ref = f"{registry.host}/wf/chunked:v2"
     # The 10 KiB layer goes up in 3 PATCH chunks.
-    pushed = wasmforge("push", ref, "--layout", str(packaged / "image.tar"), "--insecure",
+    pushed = registry_cli("push", ref, "--layout", str(packaged / "image.tar"), "--insecure",
                        "--chunk-size", "4096")
     assert pushed.returncode == 0, pushed.stderr
     assert pushed.stdout.strip() == load_layout(packaged / "image").digest
-    pulled = wasmforge("pull", ref, "-o", str(tmp_path / "pulled"), "--insecure", "--json")
+    pulled = registry_cli("pull", ref, "-o", str(tmp_path / "pulled"), "--insecure", "--json")
     assert pulled.returncode == 0, pulled.stderr
     assert json.loads(pulled.stdout)["digest"] == pushed.stdout.strip()
     assert load_layout(tmp_path / "pulled").digest == pushed.stdout.strip()
-    ran = wasmforge("run", "--insecure", ref)
+    ran = registry_cli("run", "--insecure", ref)
     assert (ran.returncode, ran.stdout) == (0, HELLO_OUTPUT), ran.stderr
-    from_layout = wasmforge("run", str(tmp_path / "pulled"))
+    from_layout = registry_cli("run", str(tmp_path / "pulled"))
     assert from_layout.stdout == HELLO_OUTPUT
 
 
 def test_run_pushed_artifact(registry: RunningRegistry, packaged: Path) -> None:
     ref = f"{registry.host}/wf/run-artifact:v1"
-    assert wasmforge("push", ref, "--layout", str(packaged / "artifact"),
+    assert registry_cli("push", ref, "--layout", str(packaged / "artifact"),
                      "--insecure").returncode == 0
-    ran = wasmforge("run", ref, "--insecure")
+    ran = registry_cli("run", ref, "--insecure")
     assert (ran.returncode, ran.stdout) == (0, HELLO_OUTPUT), ran.stderr
 
 
 def test_registry_down_is_one_clear_line(packaged: Path) -> None:
     ref = f"127.0.0.1:{free_port()}/wf/hello:v1"
-    done = wasmforge("push", ref, "--layout", str(packaged / "image"), "--insecure")
+    done = registry_cli("push", ref, "--layout", str(packaged / "image"), "--insecure")
     assert done.returncode == 7
     assert "cannot connect (connection refused)" in done.stderr
     assert "Traceback" not in done.stderr
@@ -146,8 +111,8 @@ def test_manifest_naming_missing_blobs_is_rejected(registry: RunningRegistry, pa
 
 def test_pushing_twice_uploads_nothing_new(registry: RunningRegistry, packaged: Path) -> None:
     ref = f"{registry.host}/wf/twice:v1"
-    first = wasmforge("push", ref, "--layout", str(packaged / "image"), "--insecure", "--json")
-    again = wasmforge("push", ref, "--layout", str(packaged / "image"), "--insecure", "--json")
+    first = registry_cli("push", ref, "--layout", str(packaged / "image"), "--insecure", "--json")
+    again = registry_cli("push", ref, "--layout", str(packaged / "image"), "--insecure", "--json")
     assert json.loads(first.stdout)["digest"] == json.loads(again.stdout)["digest"]
     assert json.loads(again.stdout)["uploaded_blobs"] == 0
 
@@ -171,7 +136,7 @@ class TestAuth:
         auth = base64.b64encode(b"wfuser:wfpass").decode()
         (tmp_path / "config.json").write_text(
             json.dumps({"auths": {auth_registry.host: {"auth": auth}}}))
-        done = wasmforge("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
+        done = registry_cli("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
                          str(packaged / "image"), "--insecure",
                          env={"DOCKER_CONFIG": str(tmp_path)})
         assert done.returncode == 0, done.stderr
@@ -180,7 +145,7 @@ class TestAuth:
     def test_wrong_password_is_refused(
         self, auth_registry: RunningRegistry, packaged: Path, tmp_path: Path
     ) -> None:
-        done = wasmforge("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
+        done = registry_cli("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
                          str(packaged / "image"), "--insecure",
                          env={"DOCKER_CONFIG": str(tmp_path),
                               "WASMFORGE_REGISTRY_USERNAME": "wfuser",
@@ -192,7 +157,7 @@ class TestAuth:
     def test_no_credentials_is_refused(
         self, auth_registry: RunningRegistry, packaged: Path, tmp_path: Path
     ) -> None:
-        done = wasmforge("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
+        done = registry_cli("push", f"{auth_registry.host}/wf/secret:v1", "--layout",
                          str(packaged / "image"), "--insecure",
                          env={"DOCKER_CONFIG": str(tmp_path)})
         assert done.returncode == 7
@@ -205,9 +170,9 @@ def test_reference_parsing_of_registry_host(registry: RunningRegistry) -> None:
 
 def test_inspect_registry_reference(registry: RunningRegistry, packaged: Path) -> None:
     ref = f"{registry.host}/wf/inspected:v1"
-    assert wasmforge("push", ref, "--layout", str(packaged / "artifact"),
+    assert registry_cli("push", ref, "--layout", str(packaged / "artifact"),
                      "--insecure").returncode == 0
-    done = wasmforge("inspect", ref, "--json")
+    done = registry_cli("inspect", ref, "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["format"] == "artifact"

@@ -194,10 +194,8 @@ class RegistryClient:
 
         response = self._retrying(attempt, f"{method} {url}") if retry else attempt()
         if response.status_code in (401, 403) and not allow_auth_failure:
-            who = f" as {self.credentials.username}" if self.credentials else " (no credentials)"
-            msg = f"{self.registry}: authentication refused{who}"
-            raise RegistryError(msg, hint="check 'docker login' or WASMFORGE_REGISTRY_USERNAME/"
-                                "_PASSWORD")
+            raise auth_refusal(self.registry, response.headers.get("WWW-Authenticate", ""),
+                               self.credentials)
         return response
 
     def _request(
@@ -265,9 +263,9 @@ class RegistryClient:
             msg = f"{self.registry}: token service {realm} unreachable ({_short(error)})"
             raise RegistryError(msg) from None
         if answer.status_code in (401, 403):
-            msg = f"{self.registry}: authentication refused by the token service"
-            raise RegistryError(msg, hint="check 'docker login' or WASMFORGE_REGISTRY_USERNAME/"
-                                "_PASSWORD")
+            who = _who(self.credentials)
+            msg = f"{self.registry}: authentication refused by the token service{who}"
+            raise RegistryError(msg, hint=LOGIN_HINT)
         if answer.status_code != 200:
             raise self._error(answer, f"token service {realm}")
         try:
@@ -300,6 +298,33 @@ class RegistryClient:
         if transient_ok and response.status_code in RETRY_STATUSES:
             raise TransientError(text)
         return RegistryError(text)
+
+
+LOGIN_HINT = "check 'docker login' or WASMFORGE_REGISTRY_USERNAME/_PASSWORD"
+
+
+def auth_refusal(
+    registry: str, www_authenticate: str, credentials: Credentials | None
+) -> RegistryError:
+    """The error for a final 401/403. A Bearer challenge with ``error="insufficient_scope"`` means
+    the credentials were accepted but the token lacks an action (say push): that is a denial to
+    report as such, naming the scope, not a login problem."""
+    challenge = parse_challenge(www_authenticate)
+    if (challenge is not None and challenge.scheme == "bearer"
+            and challenge.params.get("error") == "insufficient_scope"):
+        scope = challenge.params.get("scope", "")
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        wanted = f"{actions} access to {kind} {name}" if name else (scope or "this request")
+        msg = f"{registry}: access denied{_who(credentials)}: the token does not grant {wanted}"
+        return RegistryError(msg, hint="ask the registry's owner for that access, or log in as "
+                             "a user who has it")
+    return RegistryError(f"{registry}: authentication refused{_who(credentials)}",
+                         hint=LOGIN_HINT)
+
+
+def _who(credentials: Credentials | None) -> str:
+    return f" as {credentials.username}" if credentials else " (no credentials)"
 
 
 def registry_host_of(url: str) -> str:
