@@ -77,6 +77,15 @@ def register_commands(args: Sequence[str] = ()) -> None:
         importlib.import_module(module).register(app)
 
 
+def _fail(message: str, hint: str | None, code: ExitCode) -> NoReturn:
+    """Report a failure (one line, plus a hint) and exit with its code."""
+    console = get_console()
+    console.error(message, hint=hint)
+    if not console.result_printed:  # with --json, stdout holds one JSON document, whatever happens
+        console.result({"error": {"message": message, "hint": hint, "exit_code": int(code)}})
+    _exit(code)
+
+
 def _exit(code: int) -> NoReturn:
     sys.stdout.flush()
     sys.exit(code)
@@ -95,12 +104,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
             import traceback
 
             traceback.print_exc()
-        console = get_console()
-        console.error(error.message, hint=error.hint)
-        if not console.result_printed:  # stdout holds one JSON document, whatever happens
-            console.result({"error": {"message": error.message, "hint": error.hint,
-                                      "exit_code": int(error.exit_code)}})
-        _exit(error.exit_code)
+        _fail(error.message, error.hint, error.exit_code)
     except typer.Exit as done:
         _exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
@@ -118,9 +122,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except Exception as bug:  # the last line of defence: no traceback for users
         if _debug:
             raise
-        get_console().error(
-            f"internal error: {type(bug).__name__}: {bug}",
-            hint="this is a bug in wasmforge; rerun with --debug-traceback and report it",
-        )
-        _exit(ExitCode.INTERNAL)
+        _fail(f"internal error: {type(bug).__name__}: {bug}",
+              "this is a bug in wasmforge; rerun with --debug-traceback and report it",
+              ExitCode.INTERNAL)
     _exit(returned if isinstance(returned, int) else ExitCode.OK)

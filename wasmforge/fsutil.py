@@ -36,6 +36,10 @@ def atomic_path(path: Path) -> Iterator[Path]:
 @contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """A temporary directory next to ``path`` that replaces it whole if the block succeeds."""
+    path = path.resolve()
+    if path == Path.cwd().resolve() or path in Path.cwd().resolve().parents:
+        msg = f"{path}: is the current directory (or holds it); not replacing it"
+        raise UserError(msg, hint="name a new directory with -o")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result should look like mkdir's

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +21,9 @@ from wasmforge.errors import UserError
 from wasmforge.fsutil import atomic_dir
 from wasmforge.resources import templates_dir
 
-PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# Stricter than wasmforge.toml's own rule: the name also becomes a Cargo package name, which may not
+# start with a digit.
+PROJECT_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 GITIGNORE = "dist/\ntarget/\n"
 
 
@@ -54,7 +59,7 @@ def create_project(template: Template, destination: Path, name: str | None = Non
     project_name = name or destination.resolve().name.lower()
     if not PROJECT_NAME.match(project_name):
         msg = (f"{project_name!r} is not a valid project name "
-               "(lower-case letters, digits, '.', '_' and '-'; starting with a letter or digit)")
+               "(lower-case letters, digits, '.', '_' and '-', starting with a letter)")
         raise UserError(msg, hint="pass --name NAME")
     if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
         msg = f"{destination}: already exists and is not empty; not writing into it"
@@ -74,9 +79,9 @@ def create_project(template: Template, destination: Path, name: str | None = Non
         "greeting": f"Hello from {project_name}!",
     }
     written: list[Path] = []
-    if destination.exists():
-        destination.rmdir()  # empty: replaced whole by the rendered tree below
-    with atomic_dir(destination) as staging:
+    # An existing (empty) directory is filled in place, so a shell standing in it stays valid;
+    # a new one is created whole. Either way the files are rendered into a staging dir first.
+    with _staging(destination) as staging:
         for source in sorted(template.path.rglob("*")):
             relative = source.relative_to(template.path)
             if source.is_dir() or relative.name == "template.toml":
@@ -93,3 +98,19 @@ def create_project(template: Template, destination: Path, name: str | None = Non
         (staging / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         written.append(destination / ".gitignore")
     return written
+
+
+@contextmanager
+def _staging(destination: Path) -> Iterator[Path]:
+    if not destination.exists():
+        with atomic_dir(destination) as staging:
+            yield staging
+        return
+    target = destination.resolve()
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        yield staging
+        for entry in sorted(staging.iterdir()):
+            entry.rename(target / entry.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -71,11 +71,15 @@ def run_wasi(program: WasiProgram) -> int:
     try:
         module = wasmtime.Module(engine, program.wasm)
     except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: not a valid module: {_first_line(error)}"
+        msg = f"{program.origin}: not a valid module: {_cause(error)}"
         raise UserError(msg) from None
-    if "_start" not in {export.name for export in module.exports}:
-        msg = f"{program.origin}: exports no _start, so it is not a WASI command (nothing to run)"
+    start_type = next((e.type for e in module.exports if e.name == "_start"), None)
+    if not isinstance(start_type, wasmtime.FuncType):
+        msg = f"{program.origin}: exports no _start function, so it is not a WASI command"
         raise UserError(msg, hint="reactors and libraries are called by a host, not run")
+    if start_type.params or start_type.results:
+        msg = f"{program.origin}: its _start takes or returns values; a WASI command's takes none"
+        raise UserError(msg)
     config = wasmtime.WasiConfig()
     config.argv = list(program.argv)
     config.env = [list(pair) for pair in program.env]
@@ -90,20 +94,34 @@ def run_wasi(program: WasiProgram) -> int:
     linker.define_wasi()
     try:
         instance = linker.instantiate(store, module)
+    except wasmtime.Trap as trap:  # the module's start function trapped
+        get_console().error(f"{program.origin}: trapped while starting: {_cause(trap)}")
+        return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: cannot instantiate: {_first_line(error)}"
+        msg = f"{program.origin}: cannot instantiate: {_cause(error)}"
         raise UserError(msg, hint="only WASI preview1 imports are provided") from None
     start = instance.exports(store)["_start"]
-    assert isinstance(start, wasmtime.Func)
+    assert isinstance(start, wasmtime.Func)  # checked on the module's export types above
     try:
         start(store)
     except wasmtime.ExitTrap as done:
         return int(done.code)
     except wasmtime.Trap as trap:
-        get_console().error(f"{program.origin}: trapped: {_first_line(trap)}")
+        get_console().error(f"{program.origin}: trapped: {_cause(trap)}")
         return TRAP_EXIT_CODE
+    except wasmtime.WasmtimeError as error:
+        # A host function refused: e.g. proc_exit with a status of 126 or more, which wasmtime
+        # will not report (shells reserve those), or a WASI call on a module without memory.
+        get_console().error(f"{program.origin}: stopped: {_cause(error)}")
+        return 1
     return 0
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def _cause(error: Exception) -> str:
+    """The reason in a wasmtime error: the line after 'Caused by:', not the backtrace header."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if "Caused by:" in lines:
+        reasons = lines[lines.index("Caused by:") + 1 :]
+        if reasons:
+            return "; ".join(reasons)
+    return lines[0] if lines else type(error).__name__

@@ -56,3 +56,37 @@ def test_invalid_name_is_refused(tmp_path: Path) -> None:
 def test_unknown_template_lists_known_ones() -> None:
     with pytest.raises(UserError, match=r"unknown template 'go'.*c-command"):
         find_template("go")
+
+
+def test_current_empty_directory_is_filled_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    inode = here.stat().st_ino
+    monkeypatch.chdir(here)
+    create_project(find_template("c-command"), Path())
+    assert (here / "wasmforge.toml").is_file()
+    assert here.stat().st_ino == inode  # the same directory: a shell standing in it stays valid
+    assert load_config(here / "wasmforge.toml").project.name == "here"
+    assert [p.name for p in tmp_path.iterdir()] == ["here"]  # no staging dir left behind
+
+
+def test_symlink_to_an_empty_directory(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    create_project(find_template("wat"), tmp_path / "link")
+    assert (tmp_path / "real" / "main.wat").is_file()
+
+
+def test_dotted_name_gives_a_loadable_target(tmp_path: Path) -> None:
+    create_project(find_template("rust-command"), tmp_path / "my.app")
+    config = load_config(tmp_path / "my.app" / "wasmforge.toml")
+    assert list(config.targets) == ["my.app"]
+    assert 'name = "my_app"' in (tmp_path / "my.app" / "Cargo.toml").read_text()
+
+
+def test_name_starting_with_a_digit_is_refused(tmp_path: Path) -> None:
+    # Cargo refuses such package names, so the Rust template could not build.
+    with pytest.raises(UserError, match="starting with a letter"):
+        create_project(find_template("rust-command"), tmp_path / "9lives")

@@ -132,3 +132,62 @@ def test_inspect_layout_reports_platform_and_digest(hello: Path, tmp_path: Path)
     assert report["annotations"]["module.wasm.image/variant"] == "compat"
     packaged = json.loads((tmp_path / "out" / "wasmforge-package.json").read_text())
     assert report["digest"] == packaged["formats"][0]["digest"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        ("(func (export \"_start\") unreachable)", 134,
+         "trapped: wasm trap: wasm `unreachable` instruction executed"),
+        ("(func $s unreachable) (start $s) (func (export \"_start\"))", 134,
+         "trapped while starting: wasm trap"),
+        (("(import \"wasi_snapshot_preview1\" \"proc_exit\" (func $e (param i32)))"
+          " (memory (export \"memory\") 1) (func (export \"_start\") (call $e (i32.const 200)))"),
+         1,
+         "stopped: exit with invalid exit status"),
+        ("(func (export \"_start\") (param i32))", 2, "takes or returns values"),
+        ("(memory (export \"_start\") 1)", 2, "exports no _start function"),
+    ],
+)
+def test_run_reports_what_stopped_a_module(
+    tmp_path: Path, body: str, code: int, message: str
+) -> None:
+    module = tmp_path / "m.wat"
+    module.write_text(f"(module {body})\n")
+    done = wasmforge("run", str(module))
+    assert done.returncode == code, done.stderr
+    assert message in done.stderr
+    assert "internal error" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["run", "nope.wasm"], ["run", "./nope"], ["inspect", "dist/x.wasm"],
+     ["package", "dist/x.wasm"], ["run", "../x.tar"]],
+)
+def test_missing_files_are_not_looked_up_in_a_registry(tmp_path: Path, args: list[str]) -> None:
+    done = wasmforge(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith("no such file")
+
+
+def test_invalid_module_is_not_packaged(tmp_path: Path) -> None:
+    from wasmforge.tools import wabt_tool
+
+    invalid = tmp_path / "inv.wasm"
+    source = tmp_path / "inv.wat"
+    source.write_text("(module (func (result i32) (i64.const 1)))\n")
+    subprocess.run([str(wabt_tool("wat2wasm")), "--no-check", str(source), "-o", str(invalid)],
+                   check=True)
+    done = wasmforge("package", str(invalid), "-o", str(tmp_path / "out"))
+    assert done.returncode == 2
+    assert "not a valid module: func 0 failed to validate" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_directory_may_not_be_the_current_one(hello: Path, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    done = wasmforge("package", str(hello), "-o", ".", "--force", cwd=work)
+    assert done.returncode == 2
+    assert "is the current directory" in done.stderr

@@ -67,3 +67,28 @@ def test_basic_challenge_and_empty() -> None:
     assert basic.scheme == "basic"
     assert basic.params["realm"] == "Registry Realm"
     assert parse_challenge("") is None
+
+
+@pytest.mark.parametrize(
+    "bad", ["127.0.0.1:99999/x:1", "127.0.0.1:abc/x:1", "[::1/x:1", "a..b/x:1", "ho_st.com/x:1",
+            "[1.2.3.4]:5000/x"],
+)
+def test_bad_registry_hosts_are_refused(bad: str) -> None:
+    with pytest.raises(UserError, match="invalid registry host"):
+        parse_reference(bad)
+
+
+@pytest.mark.parametrize("good", ["[::1]:5000/x:1", "localhost:5000/a/b", "ghcr.io/acme/app:1"])
+def test_good_registry_hosts(good: str) -> None:
+    assert parse_reference(good).explicit_registry
+
+
+@pytest.mark.parametrize(
+    ("target", "is_file"),
+    [("./x", True), ("/abs/x", True), ("x.wasm", True), ("dist/x.wat", True), ("o.tar", True),
+     ("ghcr.io/acme/x:1", False), ("acme/x", False)],
+)
+def test_looks_like_file(target: str, is_file: bool) -> None:
+    from wasmforge.oci.reference import looks_like_file
+
+    assert looks_like_file(target) is is_file

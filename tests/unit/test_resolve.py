@@ -96,3 +96,9 @@ def test_inheritance_loop_is_an_error(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="loops back"):
         resolve_profile(config, "a")
+
+
+def test_builtin_profile_may_not_inherit(tmp_path: Path) -> None:
+    config = config_from(tmp_path, '[profile.release]\ninherits = "debug"\n')
+    with pytest.raises(ConfigError, match=r"profile\.release\.inherits: 'release' is a built-in"):
+        resolve_profile(config, "release")

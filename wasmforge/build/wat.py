@@ -6,7 +6,18 @@ from __future__ import annotations
 from wasmforge.build.plan import HOST_TOOLCHAIN, Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import project_file
 from wasmforge.config.model import WatTarget
+from wasmforge.errors import ConfigError, UserError
 from wasmforge.runner.base import Step
+from wasmforge.wasm.wabt import feature_flags, feature_request
+
+
+def _feature_flags(name: str, features: list[str]) -> list[str]:
+    """WABT's flags for ``features``: only real changes from its defaults, names checked."""
+    try:
+        return feature_flags("wat2wasm", feature_request(features, (), ()))
+    except UserError as error:
+        msg = f"targets.{name}.features: {error.message}"
+        raise ConfigError(msg, hint=error.hint) from None
 
 
 def plan_target(name: str, target: WatTarget, context: PlanContext) -> TargetPlan:
@@ -15,7 +26,7 @@ def plan_target(name: str, target: WatTarget, context: PlanContext) -> TargetPla
     produced = f"{name}.wasm"
     argv = [
         "wat2wasm", layout.in_src(source),
-        *[f"--enable-{feature}" for feature in target.features],
+        *_feature_flags(name, target.features),
         # Keep the text's $names in the name section unless the profile drops names anyway.
         *(["--debug-names"] if not context.profile.strip_names else []),
         "-o", f"{layout.out(name)}/{produced}",

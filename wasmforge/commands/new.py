@@ -40,7 +40,8 @@ def new(
     destination = directory or Path(template)
     files = create_project(chosen, destination, name)
     console.info(f"created {destination} from template {chosen.name} ({len(files)} files)")
-    console.info(f"next: cd {destination} && wasmforge build")
+    here = destination.resolve() == Path.cwd().resolve()
+    console.info("next: wasmforge build" if here else f"next: cd {destination} && wasmforge build")
     console.result({"template": chosen.name, "directory": str(destination),
                     "files": [str(f) for f in files]})
 

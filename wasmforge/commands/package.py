@@ -73,6 +73,11 @@ def package(
 ) -> None:
     """Package WASI modules as OCI images (and/or Wasm artifacts) with reproducible digests."""
     console = command_console(json_flag)
+    if path.suffix in (".wasm", ".wat") and not path.is_file():
+        from wasmforge.errors import UserError
+
+        msg = f"{path}: no such file"
+        raise UserError(msg)
     if is_wasm_file(path):
         results = [_package_file(path, name=name, tag=tag, output=output, fmt=fmt or "image",
                                  annotations=annotation or [], env=env or [], force=force)]

@@ -39,6 +39,8 @@ def run(
     json_flag: JsonFlag = False,
 ) -> None:
     """Run a WASI command module; its exit code is passed through."""
+    from wasmforge.errors import UserError
+    from wasmforge.oci.reference import looks_like_file
     from wasmforge.wasirun import parse_dir, parse_env, run_wasi
 
     command_console(json_flag)
@@ -52,6 +54,9 @@ def run(
 
         program = WasiProgram(path.read_bytes(), (path.name, *argv), tuple(extra_env.items()),
                               tuple(dirs), str(path))
+    elif looks_like_file(target) and not path.exists():
+        msg = f"{target}: no such file"
+        raise UserError(msg)
     elif _is_project_target(target, project_path):
         code = _run_target(target, argv, extra_env, dirs, project_path,
                            profile_choice(profile, release))

@@ -92,6 +92,10 @@ def resolve_profile(config: WasmforgeConfig, name: str) -> Profile:
             known = sorted({*BUILTIN_PROFILES, *config.profile})
             msg = f"unknown profile {current!r} (known: {', '.join(known)})"
             raise ConfigError(msg)
+        if user is not None and builtin is not None and user.inherits:
+            msg = (f"profile.{current}.inherits: '{current}' is a built-in profile and does not "
+                   "inherit; define a new profile with inherits instead")
+            raise ConfigError(msg)
         if user is not None:
             chain.append(user)
         if builtin is not None:

@@ -79,7 +79,9 @@ def looks_like_oci_target(target: str) -> bool:
     path_part, _, tag = target.rpartition(":")
     if looks_like_layout(target) or (path_part and "/" not in tag and looks_like_layout(path_part)):
         return True
-    if Path(target).exists() or "/" not in target:
+    from wasmforge.oci.reference import looks_like_file
+
+    if Path(target).exists() or "/" not in target or looks_like_file(target):
         return False
     from wasmforge.errors import UserError
     from wasmforge.oci.reference import parse_reference

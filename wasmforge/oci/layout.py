@@ -96,10 +96,10 @@ class LoadedImage:
         return self.manifest.digest
 
     def manifest_json(self) -> dict[str, Any]:
-        return dict(json.loads(self.manifest.data))
+        return json_object(self.origin, "manifest", self.manifest.data)
 
     def config_json(self) -> dict[str, Any]:
-        return dict(json.loads(self.config.data))
+        return json_object(self.origin, "image config", self.config.data)
 
     @property
     def format(self) -> str:
@@ -152,6 +152,9 @@ def _load(origin: str, read: Reader, tag: str | None) -> LoadedImage:
     manifests = index.get("manifests")
     if not isinstance(manifests, list) or not manifests:
         msg = f"{origin}: index.json lists no manifests"
+        raise UserError(msg)
+    if not all(isinstance(entry, dict) for entry in manifests):
+        msg = f"{origin}: index.json: every entry of 'manifests' must be a descriptor object"
         raise UserError(msg)
     chosen = _choose(origin, manifests, tag)
     manifest = _blob(origin, read, chosen, "manifest")

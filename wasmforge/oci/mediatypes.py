@@ -20,6 +20,8 @@ LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
 LAYER_TAR_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 WASM_CONFIG = "application/vnd.wasm.config.v0+json"
 WASM_LAYER = "application/wasm"
+# Layers that are a module's raw bytes, not a tar: the CNCF type and runwasi's component layer.
+RAW_WASM_LAYERS = (WASM_LAYER, "application/vnd.bytecodealliance.wasm.component.layer.v0+wasm")
 
 DOCKER_MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

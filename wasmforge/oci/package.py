@@ -169,6 +169,12 @@ def _read_wasm(path: Path) -> bytes:
         # core modules only, so a compat image of a component would not run anywhere it claims to.
         msg = f"{path}: is a WebAssembly component; wasmforge packages core WASI modules only"
         raise UserError(msg)
+    from wasmforge.optimize.validate import standard_validation_error
+
+    problem = standard_validation_error(path)  # an image of an invalid module runs nowhere
+    if problem is not None:
+        msg = f"{path}: not a valid module: {problem}"
+        raise UserError(msg)
     return data
 
 

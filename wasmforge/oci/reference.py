@@ -14,6 +14,12 @@ DEFAULT_TAG = "latest"
 _COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# A registry host: DNS labels (or an IPv6 literal in brackets), then an optional port.
+_HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+# What a file argument looks like, so that a missing file is reported as missing rather than
+# looked up as an image on Docker Hub.
+_FILE_SUFFIXES = (".wasm", ".wat", ".tar")
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
     first, sep, rest = text.partition("/")
     if sep and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
         registry, explicit, text = first, True, rest
+        _check_registry(registry, original, what)
     tag = None
     name, colon, maybe_tag = text.rpartition(":")
     if colon:
@@ -92,6 +99,35 @@ def parse_reference(text: str, *, what: str = "image reference") -> Reference:
                "(lowercase letters, digits and single '.', '_' or '-' between them)")
         raise UserError(msg)
     return Reference(registry, text, tag, digest, explicit)
+
+
+def _check_registry(registry: str, original: str, what: str) -> None:
+    host, port = registry, None
+    if registry.startswith("["):
+        host, closed, after = registry[1:].partition("]")
+        valid_host = bool(closed) and _is_ipv6(host)
+        if after:
+            port = after[1:] if after.startswith(":") else "?"
+    else:
+        if ":" in registry:
+            host, port = registry.split(":", 1)
+        valid_host = bool(host) and all(_HOST_LABEL.match(label) for label in host.split("."))
+    valid_port = port is None or (_PORT.match(port) is not None and 0 < int(port) < 65536)
+    if not (valid_host and valid_port):
+        msg = f"{what} {original!r}: invalid registry host {registry!r}"
+        raise UserError(msg)
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def looks_like_file(target: str) -> bool:
+    """True when ``target`` is written as a local path (``./x``, ``/x``, ``x.wasm``, ...)."""
+    return target.startswith(("./", "../", "/", "~")) or target.endswith(_FILE_SUFFIXES)
 
 
 def registry_host(registry: str) -> str:

@@ -48,17 +48,25 @@ def program_from_image(
 
 
 def _file_from_layers(image: LoadedImage, path: str, workdir: str) -> bytes:
+    # runwasi's own image format carries the module as a raw layer instead of in a tar: it runs it.
+    raw = [layer for layer in image.layers if layer.media_type in mt.RAW_WASM_LAYERS]
+    if raw:
+        return raw[0].data
     wanted = posixpath.normpath(posixpath.join(workdir, path)).lstrip("/")
     found: bytes | None = None
     for layer in image.layers:  # later layers win, like an overlay
-        data = layer.data
-        if layer.media_type.endswith("+gzip") or data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            for member in archive.getmembers():
-                if posixpath.normpath(member.name).lstrip("/") == wanted and member.isfile():
-                    extracted = archive.extractfile(member)
-                    found = extracted.read() if extracted else found
+        try:
+            data = layer.data
+            if layer.media_type.endswith("+gzip") or data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+                for member in archive.getmembers():
+                    if posixpath.normpath(member.name).lstrip("/") == wanted and member.isfile():
+                        extracted = archive.extractfile(member)
+                        found = extracted.read() if extracted else found
+        except (OSError, EOFError, tarfile.TarError):
+            msg = f"{image.origin}: layer {layer.digest} ({layer.media_type}) is not a tar archive"
+            raise UserError(msg) from None
     if found is None:
         msg = f"{image.origin}: the entrypoint /{wanted} is not in the image's layers"
         raise UserError(msg)

@@ -39,6 +39,14 @@ def validation_error(path: Path, proposals: Iterable[str]) -> str | None:
     return one_line_reason(completed.stderr.decode("utf-8", "replace"))
 
 
+def standard_validation_error(path: Path) -> str | None:
+    """Like ``validation_error``, with wasm-tools' default features (the standardised proposals)."""
+    completed = run_tool([wasm_tools(), "validate", path], env={**os.environ, "RUST_LOG": "error"})
+    if completed.returncode == 0:
+        return None
+    return one_line_reason(completed.stderr.decode("utf-8", "replace"))
+
+
 def one_line_reason(stderr: str) -> str:
     """wasm-tools' multi-line 'error: X / Caused by: 0: Y' report as 'X: Y'."""
     parts: list[str] = []
