@@ -6,6 +6,7 @@ this module imports nothing heavy: each command imports what it needs when it ru
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Annotated, NoReturn
@@ -14,7 +15,7 @@ import typer
 
 from wasmforge import __version__
 from wasmforge.console import Console, get_console, set_console
-from wasmforge.errors import ExitCode, WasmforgeError
+from wasmforge.errors import ExitCode, Terminated, WasmforgeError
 
 app = typer.Typer(
     name="wasmforge",
@@ -77,6 +78,23 @@ def register_commands(args: Sequence[str] = ()) -> None:
         importlib.import_module(module).register(app)
 
 
+_stopped_by: int | None = None
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    """Ctrl-C and SIGTERM both unwind as KeyboardInterrupt, which every runner cleans up after."""
+    global _stopped_by
+    del frame
+    _stopped_by = signum
+    raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+
+def _interrupted() -> NoReturn:
+    if _stopped_by == signal.SIGTERM:
+        _fail("terminated", None, ExitCode.TERMINATED)
+    _fail("interrupted", None, ExitCode.INTERRUPTED)
+
+
 def _fail(message: str, hint: str | None, code: ExitCode) -> NoReturn:
     """Report a failure (one line, plus a hint) and exit with its code."""
     console = get_console()
@@ -95,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: runs the app and maps every failure to a documented exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     register_commands(args)
+    signal.signal(signal.SIGINT, _on_stop_signal)
+    signal.signal(signal.SIGTERM, _on_stop_signal)
     try:
         # Without standalone mode, click returns (not raises) the code of a typer.Exit raised in a
         # command; ``wasmforge run`` passes the module's exit code that way.
@@ -108,8 +128,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except typer.Exit as done:
         _exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        _exit(ExitCode.INTERRUPTED)
+        _interrupted()
     except typer.TyperException as usage:
         show = getattr(usage, "show", None)
         if callable(show):
@@ -125,4 +144,6 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _fail(f"internal error: {type(bug).__name__}: {bug}",
               "this is a bug in wasmforge; rerun with --debug-traceback and report it",
               ExitCode.INTERNAL)
+    if _stopped_by is not None:  # typer returns 130 for a KeyboardInterrupt it caught
+        _interrupted()
     _exit(returned if isinstance(returned, int) else ExitCode.OK)

@@ -20,6 +20,12 @@ class ExitCode(IntEnum):
     REGISTRY_ERROR = 7
     NOT_REPRODUCIBLE = 8
     INTERRUPTED = 130
+    TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (CI cancellation, ``timeout``, ``docker stop``): unwinds like Ctrl-C, so every
+    container and scratch directory is cleaned up the same way."""
 
 
 class WasmforgeError(Exception):

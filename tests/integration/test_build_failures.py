@@ -84,7 +84,14 @@ def _containers(label: str) -> list[str]:
 
 @pytest.mark.docker
 @pytest.mark.toolchain
-def test_ctrl_c_removes_the_running_container(docker_ready: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "code", "said"),
+    [(signal.SIGINT, 130, "error: interrupted"),
+     (signal.SIGTERM, 143, "error: terminated")],  # SIGTERM: a cancelled CI job, `timeout`
+)
+def test_stopping_removes_the_running_container(
+    docker_ready: None, tmp_path: Path, stop: signal.Signals, code: int, said: str
+) -> None:
     del docker_ready
     need(shutil.which("docker") is not None, "the docker command")
     target = f"slow-{uuid.uuid4().hex[:8]}"
@@ -110,12 +117,13 @@ artifact = "never.wasm"
                 break
             assert time.monotonic() < deadline
         assert len(_containers(target)) == 1
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         rest = process.communicate(timeout=60)[0]
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, rest
+    assert process.returncode == code, rest
+    assert said in rest
     assert _containers(target) == []
     assert not (project / "dist").exists()
 

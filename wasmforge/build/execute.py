@@ -83,7 +83,8 @@ def run_build(
         scratch_dirs = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
         plans = [
             plan_build(settings.root, settings.config, settings.profile, runner.layout(scratch),
-                       settings.targets, host_layout=host.layout(scratch))
+                       settings.targets, host_layout=host.layout(scratch),
+                       out_dir=settings.out_dir)
             for scratch in scratch_dirs
         ]
         runner.prepare(plans[0].toolchains)

@@ -79,17 +79,24 @@ class PlanContext:
     layout: Layout
     # Where host-only targets (wat) see the project: the runner's layout may be a container's.
     host_layout: Layout
+    # The output directory relative to the project, when it is inside it: copies of the project
+    # (a Cargo package without a lock file) must leave it out, or they would copy themselves.
+    out_dir_in_project: str | None = None
 
 
 def plan_build(
     root: Path, config: WasmforgeConfig, profile: Profile, layout: Layout,
     targets: tuple[str, ...] | None = None, host_layout: Layout | None = None,
+    out_dir: Path | None = None,
 ) -> BuildPlan:
     """Plan ``targets`` (default: all, in file order) for ``profile`` as seen through ``layout``."""
     from wasmforge.build import emscripten, rust, wasi_sdk, wat
 
+    inside = None
+    if out_dir is not None and out_dir.resolve().is_relative_to(root.resolve()):
+        inside = out_dir.resolve().relative_to(root.resolve()).as_posix()
     context = PlanContext(root=root, profile=profile, layout=layout,
-                          host_layout=host_layout or layout)
+                          host_layout=host_layout or layout, out_dir_in_project=inside)
     names = targets if targets else tuple(config.targets)
     plans: list[TargetPlan] = []
     for name in names:
@@ -112,7 +119,9 @@ def check_output_names(config: WasmforgeConfig, plans: tuple[TargetPlan, ...]) -
     Checked over every target of the config, not just those being built, so that building one target
     cannot clobber another's output from an earlier build.
     """
-    owners: dict[str, str] = {}
+    from wasmforge.build.manifest import MANIFEST_NAME
+
+    owners: dict[str, str] = {MANIFEST_NAME: "(the build manifest)", "oci": "(OCI packages)"}
     planned = {p.name: p for p in plans}
     for name in config.targets:
         plan = planned.get(name)

@@ -20,6 +20,10 @@ from wasmforge.runner.base import Step
 
 TOOLCHAIN = "rust"
 WASM_TARGET = "wasm32-wasi"
+# sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes.
+_COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
+                'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf -')
+
 EDITION = "2021"
 # CARGO_ENCODED_RUSTFLAGS separates flags with this byte, so paths with spaces stay whole.
 _FLAG_SEPARATOR = "\x1f"
@@ -67,11 +71,16 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     crate_dir = layout.in_src(package_dir)
     if not locked:
         copy = f"{out}/cargo-src"
-        # tar rather than cp: it leaves out a target/ dir from the user's own cargo builds.
+        # tar rather than cp: it leaves out the user's own cargo builds (target/) and wasmforge's
+        # output dir, which holds this very copy when it is inside the package.
+        excludes = ["--exclude=./target", "--exclude=.wasmforge-build-*"]
+        if context.out_dir_in_project is not None:
+            below = Path(context.out_dir_in_project)
+            if below.is_relative_to(package_dir):
+                excludes.append(f"--exclude=./{below.relative_to(package_dir).as_posix()}")
         steps.append(Step(
             description="copy the package (it has no Cargo.lock)",
-            argv=("sh", "-c", ('mkdir -p "$2" && tar -C "$1" --exclude=./target -cf - . '
-                  '| tar -C "$2" -xf -'), "copy", crate_dir, copy),
+            argv=("sh", "-c", _COPY_SCRIPT, "copy", crate_dir, copy, *excludes),
             cwd=layout.src,
         ))
         crate_dir = copy
