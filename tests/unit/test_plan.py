@@ -190,12 +190,22 @@ rustflags = ["-C", "target-feature=+simd128"]
     assert target.inputs == ("app/Cargo.toml", "app/Cargo.lock")
 
 
+def test_cargo_copy_leaves_out_the_output_dir(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    config = _config('[targets.app]\nkind = "rust"\n')
+    plan = plan_build(tmp_path, config, resolve_profile(config, "debug"), CONTAINER,
+                      out_dir=tmp_path / "dist")
+    copy = plan.targets[0].steps[0]
+    assert "--exclude=./dist" in copy.argv  # else the copy would contain itself
+
+
 def test_cargo_package_without_lock_is_built_from_a_copy(tmp_path: Path) -> None:
     _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
     target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\n'))
     copy, build = target.steps
     assert copy.argv[:2] == ("sh", "-c")
-    assert copy.argv[-2:] == ("/src", "/out/cargo-src")
+    assert copy.argv[3:7] == ("copy", "/src", "/out/cargo-src", "--exclude=./target")
+    assert "--exclude=.wasmforge-build-*" in copy.argv
     assert build.cwd == "/out/cargo-src"
     assert "--locked" not in build.argv
     assert "--release" not in build.argv
