@@ -388,3 +388,11 @@ def test_planning_changes_nothing_on_disk(tmp_path: Path) -> None:
     assert plan.toolchains == {"wasi-sdk", "rust"}
     as_json: list[dict[str, Any]] = [t.as_dict() for t in plan.targets]
     assert as_json[0]["steps"][0]["argv"][0] == "clang"
+
+
+def test_rust_triple_follows_the_config(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "Cargo.lock", text="")
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\ntriple = "wasm32-wasip1"\n'))
+    assert target.steps[-1].argv[target.steps[-1].argv.index("--target") + 1] == "wasm32-wasip1"
+    assert target.outputs[0].produced == "cargo-target/wasm32-wasip1/debug/my-app.wasm"

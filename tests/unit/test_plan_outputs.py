@@ -112,6 +112,17 @@ def test_a_failing_target_leaves_nothing_behind(tmp_path: Path) -> None:
     assert not (root / "dist").exists()
 
 
+def test_a_partial_failure_still_records_what_was_published(tmp_path: Path) -> None:
+    root = _project(tmp_path, TWO_TARGETS + '[targets.bad]\nkind = "wat"\nsource = "bad.wat"\n')
+    (root / "bad.wat").write_text("(module (func (result i32) (i64.const 1)))\n")
+    with pytest.raises(ToolchainError, match="target 'bad'"):
+        _build(root)
+    published = sorted(p.name for p in (root / "dist/debug").iterdir())
+    assert published == ["answer.wasm", "hello.wasm", MANIFEST_NAME]
+    names = [t["name"] for t in read_manifest_targets(root / "dist/debug" / MANIFEST_NAME)]
+    assert names == ["hello", "lib"]
+
+
 def test_check_reproducible_passes_for_deterministic_tools(tmp_path: Path) -> None:
     root = _project(tmp_path, TWO_TARGETS)
     result = _build(root, check=True)

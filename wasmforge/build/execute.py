@@ -91,14 +91,16 @@ def run_build(
         context = _Context(settings=settings, runner=runner, host=host, epoch=epoch,
                            console=console, publish_dir=publish_dir, plans=plans,
                            scratch_dirs=scratch_dirs)
-        results = _build_all(context)
+        results, errors = _build_all(context)
         manifest = None
-        if results:
+        if results:  # also when another target failed: the manifest must match what was published
             manifest = write_manifest(
                 publish_dir, project=settings.config.project.name,
                 profile=settings.profile.name,
                 entries=[_manifest_entry(r, context) for r in results],
             )
+        if errors:
+            raise errors[0]
         return BuildResult(
             profile=settings.profile.name, publish_dir=publish_dir, manifest=manifest,
             runner=runner.describe(), epoch=epoch, targets=results,
@@ -110,9 +112,9 @@ def run_build(
             _remove_if_empty(directory)
 
 
-def _build_all(context: _Context) -> list[TargetResult]:
-    """Build every target, ``jobs`` at a time. The first failure is raised once the targets already
-    running have finished (their outputs are kept: each target is independent)."""
+def _build_all(context: _Context) -> tuple[list[TargetResult], list[BaseException]]:
+    """Build every target, ``jobs`` at a time; after the first failure no new target starts, and
+    the ones already running finish (their outputs are kept: each target is independent)."""
     targets = context.plans[0].targets
     results: dict[str, TargetResult] = {}
     errors: list[BaseException] = []
@@ -145,9 +147,7 @@ def _build_all(context: _Context) -> list[TargetResult]:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
-    if errors:
-        raise errors[0]
-    return [results[plan.name] for plan in targets if plan.name in results]
+    return [results[plan.name] for plan in targets if plan.name in results], errors
 
 
 def _report(console: Console, error: BaseException) -> None:

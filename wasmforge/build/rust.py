@@ -19,7 +19,6 @@ from wasmforge.errors import ConfigError
 from wasmforge.runner.base import Step
 
 TOOLCHAIN = "rust"
-WASM_TARGET = "wasm32-wasi"
 # sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes.
 _COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
                 'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf -')
@@ -45,7 +44,7 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
     profile = context.profile
     produced = f"{name}.wasm"
     argv = [
-        "rustc", "--edition", EDITION, "--target", WASM_TARGET,
+        "rustc", "--edition", EDITION, "--target", target.triple,
         "--crate-type", target.crate_type,
         "-C", f"opt-level={rust_opt_level(profile.opt_level)}",
         *(["-C", "debuginfo=2"] if profile.debug_info else []),
@@ -85,7 +84,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         ))
         crate_dir = copy
     argv = ["cargo", "build", "--offline", *(["--locked"] if locked else []),
-            "--target", WASM_TARGET, *(["--release"] if release else [])]
+            "--target", target.triple, *(["--release"] if release else [])]
     argv += ["--lib"] if target.crate_type == "cdylib" else ["--bin", artifact]
     if target.features:
         argv += ["--features", ",".join(target.features)]
@@ -103,7 +102,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     }
     steps.append(Step(description="cargo build", argv=tuple(argv), cwd=crate_dir,
                       env=tuple(sorted(env.items()))))
-    produced = f"cargo-target/{WASM_TARGET}/{'release' if release else 'debug'}/{artifact}.wasm"
+    produced = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}.wasm"
     inputs = tuple(f"{package_dir}/{f}".removeprefix("./") for f in ("Cargo.toml", "Cargo.lock")
                    if (context.root / package_dir / f).is_file())
     return _target_plan(name, target, tuple(steps), produced, inputs)
