@@ -19,7 +19,7 @@ from wasmforge.build.summary import human_size, result_json, size_report_rows, s
 from wasmforge.config.load import load_config
 from wasmforge.config.resolve import BuildFlags, Settings, resolve_settings
 from wasmforge.console import Console
-from wasmforge.errors import NotReproducibleError, ToolchainError
+from wasmforge.errors import NotReproducibleError, ToolchainError, UserError
 from wasmforge.runner.local import LocalRunner
 
 HELLO = """(module
@@ -121,6 +121,17 @@ def test_a_partial_failure_still_records_what_was_published(tmp_path: Path) -> N
     assert published == ["answer.wasm", "hello.wasm", MANIFEST_NAME]
     names = [t["name"] for t in read_manifest_targets(root / "dist/debug" / MANIFEST_NAME)]
     assert names == ["hello", "lib"]
+
+
+def test_output_dir_problems_are_user_errors(tmp_path: Path) -> None:
+    root = _project(tmp_path, TWO_TARGETS)
+    (root / "dist").write_text("a file where the output dir should be")
+    with pytest.raises(UserError, match="cannot create the output directory"):
+        _build(root)
+    (root / "dist").unlink()
+    (root / "dist" / "debug" / "hello.wasm" / "x").mkdir(parents=True)
+    with pytest.raises(UserError, match="hello.wasm: cannot publish the output of target 'hello'"):
+        _build(root, "hello")
 
 
 def test_check_reproducible_passes_for_deterministic_tools(tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from wasmforge.build.manifest import FileRecord, file_record, target_entry, writ
 from wasmforge.build.plan import HOST_TOOLCHAIN, BuildPlan, TargetPlan, plan_build
 from wasmforge.config.resolve import Settings
 from wasmforge.console import Console
-from wasmforge.errors import NotReproducibleError, ToolchainError, WasmforgeError
+from wasmforge.errors import NotReproducibleError, ToolchainError, UserError, WasmforgeError
 from wasmforge.runner.base import Runner
 from wasmforge.runner.local import LocalRunner
 
@@ -76,8 +76,12 @@ def run_build(
     """Plan and build ``settings.targets`` with ``runner``; publish the outputs and the manifest."""
     publish_dir = settings.out_dir / settings.profile.name
     created = [d for d in (settings.out_dir, publish_dir) if not d.exists()]
-    settings.out_dir.mkdir(parents=True, exist_ok=True)
-    scratch_root = Path(tempfile.mkdtemp(prefix=".wasmforge-build-", dir=settings.out_dir))
+    try:
+        settings.out_dir.mkdir(parents=True, exist_ok=True)
+        scratch_root = Path(tempfile.mkdtemp(prefix=".wasmforge-build-", dir=settings.out_dir))
+    except OSError as error:
+        msg = f"{settings.out_dir}: cannot create the output directory: {error.strerror}"
+        raise UserError(msg, hint="choose another with --out-dir") from None
     host = runner if isinstance(runner, LocalRunner) else LocalRunner(settings.root)
     try:
         scratch_dirs = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
@@ -258,11 +262,16 @@ def _compare(plan: TargetPlan, first: list[FileRecord], second: list[FileRecord]
 
 def _publish(plan: TargetPlan, scratch: Path, publish_dir: Path) -> None:
     """Move a finished target's outputs into place (same file system: each move is atomic)."""
-    publish_dir.mkdir(parents=True, exist_ok=True)
-    for output in plan.outputs:
-        source = scratch / output.produced
-        source.chmod(0o755 if output.name.endswith(".wasm") else 0o644)
-        source.replace(publish_dir / output.name)
+    try:
+        publish_dir.mkdir(parents=True, exist_ok=True)
+        for output in plan.outputs:
+            source = scratch / output.produced
+            source.chmod(0o755 if output.name.endswith(".wasm") else 0o644)
+            source.replace(publish_dir / output.name)
+    except OSError as error:
+        where = error.filename2 or error.filename or publish_dir
+        msg = f"{where}: cannot publish the output of target {plan.name!r}: {error.strerror}"
+        raise UserError(msg) from None
 
 
 def _manifest_entry(result: TargetResult, context: _Context) -> dict[str, Any]:

@@ -112,8 +112,13 @@ class LockFile:
         # flock locks belong to an open file, so each purpose has its own guard file: a build that
         # records its entry takes "write" while holding "build" without deadlocking on itself.
         guard = self.path.with_name(f"{self.path.name}.{purpose}-guard")
-        guard.parent.mkdir(parents=True, exist_ok=True)
-        with guard.open("a") as handle:
+        try:
+            guard.parent.mkdir(parents=True, exist_ok=True)
+            handle = guard.open("a")
+        except OSError as error:  # e.g. a CI container whose HOME is not writable
+            msg = f"{self.path.parent}: cannot write the toolchain lock: {error.strerror}"
+            raise UserError(msg, hint="set XDG_CACHE_HOME to a writable directory") from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
