@@ -14,6 +14,8 @@ from wasmforge.errors import ConfigError
 
 # When there is neither SOURCE_DATE_EPOCH nor a git history, a constant keeps outputs reproducible.
 FALLBACK_EPOCH = 0
+# 9999-12-31T23:59:59Z: the last second an RFC 3339 timestamp (OCI's `created`) can name.
+LATEST_EPOCH = 253402300799
 
 
 def source_date_epoch(root: Path, env: Mapping[str, str]) -> int:
@@ -24,8 +26,8 @@ def source_date_epoch(root: Path, env: Mapping[str, str]) -> int:
         except ValueError:
             msg = f"SOURCE_DATE_EPOCH: expected seconds since 1970, got {raw!r}"
             raise ConfigError(msg) from None
-        if value < 0:
-            msg = f"SOURCE_DATE_EPOCH: must not be negative, got {value}"
+        if not 0 <= value <= LATEST_EPOCH:
+            msg = f"SOURCE_DATE_EPOCH: must be between 0 and {LATEST_EPOCH}, got {value}"
             raise ConfigError(msg)
         return value
     commit_time = _last_commit_time(root)

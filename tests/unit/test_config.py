@@ -189,3 +189,8 @@ def test_unreadable_project_directory_is_a_config_error(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
     assert done.stdout.strip() == f"{locked}: cannot read: Permission denied", done.stderr
+
+
+def test_profile_names_become_directories_so_must_be_plain(tmp_path: Path) -> None:
+    message = error_for(tmp_path, MINIMAL + '[profile."../../esc"]\nopt-level = 1\n')
+    assert "profile name '../../esc' may only use letters, digits" in message

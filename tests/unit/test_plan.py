@@ -396,3 +396,27 @@ def test_rust_triple_follows_the_config(tmp_path: Path) -> None:
     target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\ntriple = "wasm32-wasip1"\n'))
     assert target.steps[-1].argv[target.steps[-1].argv.index("--target") + 1] == "wasm32-wasip1"
     assert target.outputs[0].produced == "cargo-target/wasm32-wasip1/debug/my-app.wasm"
+
+
+def test_symlinked_source_outside_the_project_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.c"
+    outside.write_text("int x;\n")
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "main.c").symlink_to(outside)
+    with pytest.raises(ConfigError, match="link to a file outside the project"):
+        _plan(project, '[targets.a]\nkind = "wasi-sdk"\nsources = ["src/*.c"]\n')
+
+
+def test_mjs_output_is_refused(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c")
+    with pytest.raises(ConfigError, match=r"name it \.js"):
+        _plan(tmp_path, '[targets.a]\nkind = "emscripten"\nsources = ["a.c"]\n'
+                        'environment = "node"\noutput = "app.mjs"\n')
+
+
+def test_outputs_may_not_take_the_manifest_name(tmp_path: Path) -> None:
+    _files(tmp_path, "a.wat", text="(module)\n")
+    with pytest.raises(ConfigError, match=r"wasmforge-build\.json"):
+        _plan(tmp_path, '[targets.a]\nkind = "wat"\nsource = "a.wat"\n'
+                        'output = "wasmforge-build.json"\n')

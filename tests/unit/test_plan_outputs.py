@@ -130,7 +130,7 @@ def test_output_dir_problems_are_user_errors(tmp_path: Path) -> None:
         _build(root)
     (root / "dist").unlink()
     (root / "dist" / "debug" / "hello.wasm" / "x").mkdir(parents=True)
-    with pytest.raises(UserError, match="hello.wasm: cannot publish the output of target 'hello'"):
+    with pytest.raises(UserError, match=r"hello\.wasm: cannot publish the output of target 'hello'"):
         _build(root, "hello")
 
 

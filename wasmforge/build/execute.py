@@ -174,9 +174,15 @@ def _build_target(context: _Context, index: int) -> TargetResult:
         _compare(first, records, outcomes[1][0])
     exec_model = None
     if not first.js_glue:
-        from wasmforge.wasm.module import read_module_file
+        from wasmforge.wasm.module import MalformedModuleError, read_module_file
 
-        exec_model = read_module_file(scratch / _produced(first, first.main_module)).exec_model
+        try:
+            exec_model = read_module_file(scratch / _produced(first, first.main_module)).exec_model
+        except MalformedModuleError as error:
+            # A build command's artifact that is not a module: the target's failure, not the input's.
+            problem = error.message.split(": ", 1)[-1]
+            msg = f"target {first.name!r}: its output {first.main_module} is not a module: {problem}"
+            raise ToolchainError(msg) from None
     _publish(first, scratch, context.publish_dir)
     runner = _runner_for(context, first)
     return TargetResult(

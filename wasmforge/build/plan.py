@@ -158,7 +158,11 @@ def output_stem(target: str, output: str | None) -> str:
     """For JS glue outputs: ``output`` without its extension (``app.js`` -> ``app``)."""
     name = output or f"{target}.js"
     check_plain_name(target, name)
-    for extension in (".js", ".mjs", ".cjs", ".html", ".wasm"):
+    if name.endswith((".mjs", ".cjs")):
+        msg = (f"targets.{target}.output: {name!r}: the glue is written as a .js file; "
+               "name it .js (or give the name without an extension)")
+        raise ConfigError(msg)
+    for extension in (".js", ".html", ".wasm"):
         if name.endswith(extension):
             return name[: -len(extension)]
     return name

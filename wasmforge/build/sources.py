@@ -30,6 +30,12 @@ def expand_sources(root: Path, target: str, patterns: list[str], key: str = "sou
                 msg = f"{where}: {pattern!r}: no such file"
                 raise ConfigError(msg)
             new = [Path(pattern).as_posix()]
+        for name in new:
+            # Containers see only the project: a symlink out of it would build locally and fail
+            # there (and the build would depend on files outside what the project pins).
+            if not (root / name).resolve().is_relative_to(root.resolve()):
+                msg = f"{where}: {name!r} is a link to a file outside the project"
+                raise ConfigError(msg, hint="copy the file into the project")
         found.extend(n for n in new if n not in found)
     return found
 

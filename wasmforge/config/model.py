@@ -185,6 +185,15 @@ class WasmforgeConfig(StrictModel):
     toolchains: dict[ToolchainKind, ToolchainOverride] = {}
     targets: dict[str, Target] = Field(min_length=1)
 
+    @field_validator("profile")
+    @classmethod
+    def _profile_names(cls, value: dict[str, ProfileConfig]) -> dict[str, ProfileConfig]:
+        for name in value:  # a profile name becomes a directory: dist/<profile>/
+            if not name or not name[0].isalnum() or not all(c.isalnum() or c in "-_" for c in name):
+                msg = f"profile name {name!r} may only use letters, digits, '-' and '_'"
+                raise ValueError(msg)
+        return value
+
     @field_validator("targets")
     @classmethod
     def _target_names(cls, value: dict[str, Target]) -> dict[str, Target]:
