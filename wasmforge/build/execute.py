@@ -30,6 +30,8 @@ from wasmforge.runner.local import LocalRunner
 # How often the main thread wakes up while targets build, so that Ctrl-C is handled promptly.
 _POLL_SECONDS = 0.2
 OPTIMIZED_DIR = ".wasmforge/optimized"
+# The image whose binaryen optimises targets that have no toolchain image of their own (wat).
+OPTIMIZER_TOOLCHAIN = "wasi-sdk"
 
 
 @dataclass
@@ -246,7 +248,12 @@ def _optimize(
 
     source = scratch / _produced(plan, plan.main_module)
     optimized = scratch / OPTIMIZED_DIR / source.name
-    invoke = runner.invoker(plan.toolchain, target=plan.name, epoch=context.epoch)
+    toolchain = plan.toolchain
+    if toolchain == HOST_TOOLCHAIN and not isinstance(context.runner, LocalRunner):
+        # WAT needs no compiler, but its wasm-opt must still be a pinned one (the host's binaryen
+        # may be any version): the wasi-sdk image's, in the build's own runner.
+        runner, toolchain = context.runner, OPTIMIZER_TOOLCHAIN
+    invoke = runner.invoker(toolchain, target=plan.name, epoch=context.epoch)
     report = optimize_module(source, optimized, context.settings.profile, invoke=invoke,
                              label=plan.name)
     optimized.replace(source)
