@@ -53,8 +53,8 @@ def test_compile_error_shows_file_and_line_exits_5_and_leaves_nothing(
     done = wasmforge("build", project, "--runner", "docker")
     assert done.returncode == 5, done.stderr
     # The compiler's own message, with the path as the user knows it (not the container's /src).
-    assert "[app] src/main.c:4:15: error: expected ';'" in done.stderr
-    assert "/src/" not in done.stderr
+    assert f"[app] {project}/src/main.c:4:15: error: expected ';'" in done.stderr
+    assert " /src/" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
         "error: target 'app': compile and link failed (clang, exit status 1)")
     assert not (project / "dist").exists()

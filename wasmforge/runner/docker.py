@@ -49,10 +49,10 @@ _SRC_PREFIX = re.compile(rf"(?<![\w./-]){re.escape(SRC_MOUNT)}/")
 
 
 def show_project_paths(line: str, project: str = "") -> str:
-    """``line`` with container paths of the project's files written as the user sees them:
-    ``project`` is the project's path relative to the working directory ("" when it is the same),
-    as the local runner's compiler messages say it, and as CI annotations need it."""
-    prefix = f"{project}/" if project not in ("", ".") else ""
+    """``line`` with container paths of the project's files written as host paths: ``project`` is
+    the project's directory, so messages read as the local runner's do, and CI annotations
+    (made relative to the workspace) point at the real file. Without it: project-relative."""
+    prefix = f"{project}/" if project else ""
     return _SRC_PREFIX.sub(lambda _: prefix, line)
 
 
@@ -127,7 +127,7 @@ class DockerRunner(Runner):
         mounts = [(str(self.root), SRC_MOUNT, "ro"), (str(scratch), OUT_MOUNT, "rw")]
         status = self._run(
             image, step.argv, cwd=step.cwd, env=env, mounts=mounts, target=target,
-            on_line=prefixed(target, sink, partial(show_project_paths, project=_relative(self.root))),
+            on_line=prefixed(target, sink, partial(show_project_paths, project=str(self.root))),
         )
         if status != 0:
             raise step_failed(target, step, status)
@@ -197,13 +197,6 @@ class DockerRunner(Runner):
             if container is not None:
                 _remove(container)
         return status
-
-
-def _relative(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive (not on POSIX), kept for safety
-        return str(path)
 
 
 def _remove(container: Any) -> None:
