@@ -420,3 +420,9 @@ def test_outputs_may_not_take_the_manifest_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"wasmforge-build\.json"):
         _plan(tmp_path, '[targets.a]\nkind = "wat"\nsource = "a.wat"\n'
                         'output = "wasmforge-build.json"\n')
+
+
+def test_command_targets_refuse_keys_only_sources_use(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"targets\.a\.exec-model: only used with 'sources'"):
+        _plan(tmp_path, '[targets.a]\nkind = "wasi-sdk"\ncommand = "make"\nartifact = "a.wasm"\n'
+                        'exec-model = "reactor"\n')

@@ -79,6 +79,14 @@ def _plan_command(name: str, target: WasiSdkTarget, context: PlanContext) -> Tar
     if target.sources:
         msg = f"targets.{name}: give either 'sources' or 'command', not both"
         raise ConfigError(msg)
+    # These shape wasmforge's own compile line; a user's command builds the module its own way.
+    ignored = [key for key in ("exec_model", "exports", "language")
+               if key in target.model_fields_set]
+    if ignored:
+        key = ignored[0].replace("_", "-")
+        msg = (f"targets.{name}.{key}: only used with 'sources'; with 'command', your build "
+               "decides (e.g. -mexec-model=reactor in its LDFLAGS)")
+        raise ConfigError(msg)
     artifact = target.artifact.strip("/")
     if not artifact or ".." in artifact.split("/"):
         msg = f"targets.{name}.artifact: {target.artifact!r} must be a path inside WASMFORGE_OUT"
