@@ -57,6 +57,13 @@ def atomic_dir(path: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def refuse_overwriting_input(source: Path, output: Path, *, hint: str) -> None:
+    """A user error if writing ``output`` would replace ``source`` (also through a symlink)."""
+    if output.exists() and output.resolve() == source.resolve():
+        msg = f"{output}: the output would overwrite the input"
+        raise UserError(msg, hint=hint)
+
+
 def _umask() -> int:
     current = os.umask(0o022)
     os.umask(current)

@@ -64,6 +64,7 @@ def opt(
 ) -> None:
     """Optimise a module with wasm-opt (features detected from the module), strip, validate."""
     from wasmforge.config.resolve import Profile
+    from wasmforge.fsutil import refuse_overwriting_input
     from wasmforge.optimize.pipeline import host_invoker, optimize_module
     from wasmforge.optimize.report import human_size, size_table
     from wasmforge.optimize.wasm_opt import passes_problem
@@ -76,9 +77,9 @@ def opt(
     if output.is_dir():
         msg = f"{output}: is a directory; -o takes a file name"
         raise UserError(msg)
-    if output.exists() and output.resolve() == source.resolve() and not force:
-        msg = f"{output}: the output would overwrite the input"
-        raise UserError(msg, hint="pass --force to optimise in place, or -o another file")
+    if not force:
+        refuse_overwriting_input(source, output,
+                                 hint="pass --force to optimise in place, or -o another file")
     problem = passes_problem(passes or ())
     if problem is not None:
         msg = f"--pass: {problem}"

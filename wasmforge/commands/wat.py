@@ -71,9 +71,9 @@ def _features(enable: list[str] | None, disable: list[str] | None, flags: list[s
 
 
 def _refuse_input_as_output(source: Path, output: Path) -> None:
-    if output.exists() and output.resolve() == source.resolve():
-        msg = f"{output}: the output would overwrite the input"
-        raise UserError(msg, hint="pass -o with another file name")
+    from wasmforge.fsutil import refuse_overwriting_input
+
+    refuse_overwriting_input(source, output, hint="pass -o with another file name")
 
 
 def _fail_with_result(console: Console, base: dict[str, Any], error: UserError) -> UserError:
@@ -282,15 +282,10 @@ def _first_problem(path: Path, request: FeatureRequest) -> str | None:
 
 def _validate_component(path: Path) -> str | None:
     # WABT does not know components; wasm-tools does.
-    from wasmforge.tools import run_tool, wasm_tools
+    from wasmforge.optimize.validate import standard_validation_error
 
-    done = run_tool([wasm_tools(), "validate", str(path)])
-    if done.returncode == 0:
-        return None
-    lines = [line.strip() for line in done.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    detail = " ".join(lines[:2]) if lines else "invalid component"
-    detail = detail.removeprefix("error: ")
-    return f"{path}: {detail}"
+    problem = standard_validation_error(path)
+    return None if problem is None else f"{path}: {problem}"
 
 
 def register(app: typer.Typer) -> None:
