@@ -131,6 +131,15 @@ class Console:
             sys.stdout.flush()
 
 
+def human_size(count: int) -> str:
+    """Bytes for people: ``812 B``, ``17.7 KiB``, ``3.0 MiB`` (negative counts for changes)."""
+    if abs(count) < 1024:
+        return f"{count} B"
+    if abs(count) < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"
+
+
 _current = Console()
 
 

@@ -9,10 +9,11 @@ import pytest
 
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.config.resolve import BUILTIN_PROFILES, Profile, resolve_profile
+from wasmforge.console import human_size
 from wasmforge.errors import ConfigError, ToolchainError, ToolNotFoundError
 from wasmforge.optimize.features import FeatureSet
 from wasmforge.optimize.invoke import host_invoker
-from wasmforge.optimize.report import OptimizeReport, Step, human_size, size_table
+from wasmforge.optimize.report import OptimizeReport, Step, size_table
 from wasmforge.optimize.wasm_opt import level_flag, passes_problem, runs_wasm_opt, wasm_opt_argv
 
 SIMD = FeatureSet(used=frozenset({"simd"}), declared=frozenset({"sign-ext"}))

@@ -15,10 +15,10 @@ import pytest
 from wasmforge.build.diagnostics import github_annotations
 from wasmforge.build.execute import run_build
 from wasmforge.build.manifest import MANIFEST_NAME, read_manifest_targets
-from wasmforge.build.summary import human_size, result_json, size_report_rows, summary_rows
+from wasmforge.build.summary import result_json, size_report_rows, summary_rows
 from wasmforge.config.load import load_config
 from wasmforge.config.resolve import BuildFlags, Settings, resolve_settings
-from wasmforge.console import Console
+from wasmforge.console import Console, human_size
 from wasmforge.errors import NotReproducibleError, ToolchainError, UserError
 from wasmforge.runner.local import LocalRunner
 

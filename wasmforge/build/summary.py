@@ -8,18 +8,9 @@ from typing import Any
 
 from wasmforge.build.execute import BuildResult, TargetResult
 from wasmforge.build.plan import HOST_TOOLCHAIN
-from wasmforge.console import Console
+from wasmforge.console import Console, human_size
 
 HEADERS = ("target", "toolchain", "output", "size", "time")
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024 or unit == "MiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover - the loop always returns
 
 
 def display_path(path: Path) -> str:

@@ -64,9 +64,10 @@ def opt(
 ) -> None:
     """Optimise a module with wasm-opt (features detected from the module), strip, validate."""
     from wasmforge.config.resolve import Profile
+    from wasmforge.console import human_size
     from wasmforge.fsutil import refuse_overwriting_input
     from wasmforge.optimize.pipeline import host_invoker, optimize_module
-    from wasmforge.optimize.report import human_size, size_table
+    from wasmforge.optimize.report import size_table
     from wasmforge.optimize.wasm_opt import passes_problem
 
     console = command_console(json_flag)

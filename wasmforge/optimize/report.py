@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from wasmforge.console import human_size
 from wasmforge.optimize.features import FeatureSet
 from wasmforge.optimize.sizes import CATEGORIES
 
@@ -52,14 +53,6 @@ class OptimizeReport:
             "steps": [step.as_dict() for step in self.steps],
             "notes": list(self.notes),
         }
-
-
-def human_size(count: int) -> str:
-    if abs(count) < 1024:
-        return f"{count} B"
-    if abs(count) < 1024 * 1024:
-        return f"{count / 1024:.1f} KiB"
-    return f"{count / (1024 * 1024):.2f} MiB"
 
 
 def _change(before: int, after: int) -> str:
