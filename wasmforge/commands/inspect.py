@@ -19,12 +19,10 @@ MODULE_SUFFIXES = (".wasm", ".wat", ".wast")
 
 
 def is_module_file(path: Path) -> bool:
-    """A WebAssembly module on disk: a file named .wasm/.wat, or any file with the wasm magic."""
-    from wasmforge.wasm.sniff import FileKind, file_kind
+    """A WebAssembly module on disk: a binary module, or a file named .wat/.wast."""
+    from wasmforge.wasm.sniff import is_wasm_file
 
-    if not path.is_file():
-        return False
-    return path.suffix.lower() in MODULE_SUFFIXES or file_kind(path) is FileKind.BINARY
+    return is_wasm_file(path) or (path.is_file() and path.suffix.lower() in MODULE_SUFFIXES)
 
 
 def inspect_wasm(path: Path) -> dict[str, Any]:

@@ -42,15 +42,6 @@ def profile_choice(profile: str | None, release: bool) -> str | None:
     return "release" if release else profile
 
 
-def is_wasm_file(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    if path.suffix == ".wasm":
-        return True
-    with path.open("rb") as stream:
-        return stream.read(4) == b"\0asm"
-
-
 def package(
     path: Annotated[Path, typer.Argument(help="Project directory, or a .wasm file.")] = Path(),
     target: TargetOption = None,
@@ -72,6 +63,8 @@ def package(
     json_flag: JsonFlag = False,
 ) -> None:
     """Package WASI modules as OCI images (and/or Wasm artifacts) with reproducible digests."""
+    from wasmforge.wasm.sniff import is_wasm_file
+
     console = command_console(json_flag)
     if path.suffix in (".wasm", ".wat") and not path.is_file():
         from wasmforge.errors import UserError

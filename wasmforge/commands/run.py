@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from wasmforge.commands._common import JsonFlag, command_console
-from wasmforge.commands.package import ProfileOption, ReleaseFlag, is_wasm_file, profile_choice
+from wasmforge.commands.package import ProfileOption, ReleaseFlag, profile_choice
 from wasmforge.commands.push import InsecureFlag
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def run(
     from wasmforge.errors import UserError
     from wasmforge.oci.reference import looks_like_file
     from wasmforge.wasirun import parse_dir, parse_env, run_wasi
+    from wasmforge.wasm.sniff import is_wasm_file
 
     command_console(json_flag)
     dirs = [parse_dir(d) for d in directory or []]

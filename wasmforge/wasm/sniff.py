@@ -10,8 +10,8 @@ from enum import Enum
 from pathlib import Path
 
 from wasmforge.errors import UserError
+from wasmforge.wasm.module import MAGIC
 
-WASM_MAGIC = b"\0asm"
 _HEAD_SIZE = 4096
 
 
@@ -38,7 +38,7 @@ def read_head(path: Path, size: int = _HEAD_SIZE) -> bytes:
 
 
 def kind_of_head(head: bytes) -> FileKind:
-    if head.startswith(WASM_MAGIC):
+    if head.startswith(MAGIC):
         return FileKind.BINARY
     if b"\0" in head:
         return FileKind.OTHER
@@ -47,3 +47,10 @@ def kind_of_head(head: bytes) -> FileKind:
 
 def file_kind(path: Path) -> FileKind:
     return kind_of_head(read_head(path))
+
+
+def is_wasm_file(path: Path) -> bool:
+    """An existing file that is a binary module: named .wasm, or starting with the wasm magic."""
+    if not path.is_file():
+        return False
+    return path.suffix.lower() == ".wasm" or file_kind(path) is FileKind.BINARY
