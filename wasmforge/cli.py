@@ -79,6 +79,12 @@ def register_commands(args: Sequence[str] = ()) -> None:
 
 
 _stopped_by: int | None = None
+_args: list[str] = []
+
+
+def invocation_args() -> list[str]:
+    """The command line this run was given (without the program name)."""
+    return list(_args)
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
@@ -111,7 +117,9 @@ def _exit(code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Console-script entry point: runs the app and maps every failure to a documented exit code."""
+    global _args
     args = list(sys.argv[1:] if argv is None else argv)
+    _args = args
     register_commands(args)
     signal.signal(signal.SIGINT, _on_stop_signal)
     signal.signal(signal.SIGTERM, _on_stop_signal)

@@ -31,6 +31,8 @@ class Console:
     verbose: bool = False
     quiet: bool = False
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Never rich, even on a terminal (the no-op fast path must not pay for importing it).
+    plain: bool = False
     _rich: RichConsole | None = None
     result_printed: bool = False
 
@@ -41,6 +43,8 @@ class Console:
     @property
     def fancy(self) -> bool:
         """rich styling: a terminal, not CI, and colour not switched off."""
+        if self.plain:
+            return False
         if "NO_COLOR" in self.env or self.env.get("CI"):
             return "FORCE_COLOR" in self.env
         return _is_tty() or "FORCE_COLOR" in self.env

@@ -2,6 +2,10 @@
 
 Both builds and OCI packaging use it, so the same sources give the same bytes on any machine and day
 (https://reproducible-builds.org/specs/source-date-epoch/).
+
+Build actions (compile, link, optimise) see it only when the user sets it: otherwise they get a
+fixed value, so that a new commit changes the timestamps of packages and manifests but never a
+module, and cached actions stay valid across commits (see docs/cache.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,21 @@ LATEST_EPOCH = 253402300799
 
 
 def source_date_epoch(root: Path, env: Mapping[str, str]) -> int:
+    explicit = explicit_epoch(env)
+    if explicit is not None:
+        return explicit
+    commit_time = _last_commit_time(root)
+    return commit_time if commit_time is not None else FALLBACK_EPOCH
+
+
+def action_epoch(env: Mapping[str, str]) -> int:
+    """What build actions get as ``SOURCE_DATE_EPOCH`` (see the module docstring)."""
+    explicit = explicit_epoch(env)
+    return explicit if explicit is not None else FALLBACK_EPOCH
+
+
+def explicit_epoch(env: Mapping[str, str]) -> int | None:
+    """``SOURCE_DATE_EPOCH`` when the environment sets it (checked), else None."""
     raw = env.get("SOURCE_DATE_EPOCH")
     if raw is not None and raw.strip():
         try:
@@ -30,8 +49,7 @@ def source_date_epoch(root: Path, env: Mapping[str, str]) -> int:
             msg = f"SOURCE_DATE_EPOCH: must be between 0 and {LATEST_EPOCH}, got {value}"
             raise ConfigError(msg)
         return value
-    commit_time = _last_commit_time(root)
-    return commit_time if commit_time is not None else FALLBACK_EPOCH
+    return None
 
 
 def _last_commit_time(root: Path) -> int | None:

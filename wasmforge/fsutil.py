@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import shutil
 import tempfile
@@ -34,6 +36,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
+def file_lock(guard: Path, *, shared: bool = False) -> Iterator[None]:
+    """An advisory lock (flock) on ``guard``, created if missing, held for the block. Separate
+    processes and threads (each opens its own handle) wait for each other; OSError if the guard
+    cannot be created."""
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    with guard.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """A temporary directory next to ``path`` that replaces it whole if the block succeeds."""
     path = path.resolve()
@@ -45,16 +61,36 @@ def atomic_dir(path: Path) -> Iterator[Path]:
     tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result should look like mkdir's
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            path.rename(old)
-            tmp.rename(path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(path)
+        _replace_dir(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace_dir(new: Path, path: Path) -> None:
+    """Put the directory ``new`` at ``path``, replacing what is there. Another process may replace
+    the same directory at the same moment (two builds of one project): each moves the old one away
+    to a name of its own, and tries again if the other won the race."""
+    for _ in range(20):
+        old = None
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            try:
+                path.replace(old / "replaced")
+            except FileNotFoundError:  # moved away by the other process: look again
+                shutil.rmtree(old, ignore_errors=True)
+                continue
+        try:
+            new.rename(path)
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue  # the other process put its own in place meanwhile: replace that
+        finally:
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        return
+    msg = f"{path}: another process keeps replacing it; try again"
+    raise UserError(msg)
 
 
 def refuse_overwriting_input(source: Path, output: Path, *, hint: str) -> None:

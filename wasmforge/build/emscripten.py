@@ -9,10 +9,15 @@ Debian's emcc 3.1.6 has quirks that are handled here so that users never meet th
   HTML minification is switched off.
 wasm-opt is not run again over emcc's output unless the target sets ``optimize = true``: emcc runs
 binaryen itself at the profile's -O level.
+
+As for wasi-sdk, each source is compiled on its own (``-MD`` names the headers it read) and the
+objects are linked by one emcc run, which writes the glue and the module. The target's ``settings``
+go to both: a few of them (exceptions, threads, ports) change how sources compile.
 """
 
 from __future__ import annotations
 
+from wasmforge.build.action import Action
 from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
 from wasmforge.build.plan import (
     Output,
@@ -21,12 +26,14 @@ from wasmforge.build.plan import (
     module_name,
     output_stem,
 )
-from wasmforge.build.sources import expand_sources, project_dir
+from wasmforge.build.sources import expand_sources, project_dir, referenced_paths
+from wasmforge.build.wasi_sdk import LINK_TRACE, OBJECT_DIR
 from wasmforge.config.model import EmscriptenTarget
 from wasmforge.errors import ConfigError
+from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
 
-TOOLCHAIN = "emscripten"
+TOOLCHAIN = toolchain_of("emscripten")
 NODE_PATH = "/usr/share/nodejs"
 NODE_FETCH_SHIM = ".wasmforge/node-no-fetch.js"
 NODE_FETCH_SHIM_TEXT = """\
@@ -35,37 +42,62 @@ NODE_FETCH_SHIM_TEXT = """\
 var fetch = (typeof process === "object" && process.versions && process.versions.node)
   ? undefined : globalThis.fetch;
 """
+# emcc warns about every link-only setting given to a compile; the target's settings go to both.
+_QUIET_SETTINGS = "-Wno-unused-command-line-argument"
 
 
-def plan_target(name: str, target: EmscriptenTarget, context: PlanContext) -> TargetPlan:
+def plan_target(
+    name: str, target: EmscriptenTarget, context: PlanContext
+) -> tuple[TargetPlan, bool]:
     if not target.sources:
         msg = f"targets.{name}.sources: an emscripten target needs C/C++ sources"
         raise ConfigError(msg)
     if target.html and target.environment != "web":
         msg = f"targets.{name}.html: an HTML page needs environment = \"web\""
         raise ConfigError(msg)
-    sources = expand_sources(context.root, name, target.sources)
+    sources = expand_sources(context.root, name, target.sources, record=context.globs)
     layout = context.layout
     out = layout.out(name)
     profile = context.profile
-    argv = [
-        "emcc",
+    env = tuple(sorted({"NODE_PATH": NODE_PATH, **target.env}.items()))
+    profile_flags = [
         clang_opt_flag(profile.opt_level),
         *(["-g"] if profile.debug_info else []),
         *c_remap_flags(layout, name),
+    ]
+    settings = [_setting(key, value) for key, value in sorted(target.settings.items())]
+    compile_flags = [
+        *profile_flags,
         *[f"-I{layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
           for d in target.include_dirs],
         *define_flags(target.defines),
         *target.cflags,
-        *[layout.in_src(source) for source in sources],
+        *settings, *([_QUIET_SETTINGS] if settings else []),
+    ]
+    compiles = []
+    for source in sources:
+        obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
+        compile_argv = ("emcc", *compile_flags, "-MD", "-MF", f"{out}/{dep}", "-c",
+                        layout.in_src(source), "-o", f"{out}/{obj}")
+        compiles.append(Action(
+            name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
+            steps=(Step(description=f"compile {source}", argv=compile_argv, cwd=layout.src,
+                        env=env),),
+            sources=(source,), produces=(obj,), depfiles=(dep,),
+        ))
+    objects = tuple(action.produces[0] for action in compiles)
+    argv = [
+        "emcc", *profile_flags, *target.cflags,
+        *[f"{out}/{obj}" for obj in objects],
         *target.ldflags,
         *[f"-l{lib}" for lib in target.libs],
+        LINK_TRACE,
     ]
     if target.exports:
         argv.append("-sEXPORTED_FUNCTIONS=" + ",".join(f"_{e}" for e in target.exports))
         if target.environment != "standalone":
             argv.append("-sEXPORTED_RUNTIME_METHODS=ccall,cwrap")
-    argv += [_setting(key, value) for key, value in sorted(target.settings.items())]
+    argv += settings
     files: tuple[tuple[str, str], ...] = ()
     if target.environment == "standalone":
         final = module_name(name, target.output)
@@ -87,16 +119,23 @@ def plan_target(name: str, target: EmscriptenTarget, context: PlanContext) -> Ta
             argv += ["-o", f"{out}/{stem}.js"]
         outputs = tuple(Output(produced=f"{stem}.{e}", name=f"{stem}.{e}") for e in extensions)
         main_module = f"{stem}.wasm"
-    env = {"NODE_PATH": NODE_PATH, **target.env}
-    step = Step(description="compile and link", argv=tuple(argv), cwd=layout.src,
-                env=tuple(sorted(env.items())), files=files)
-    return TargetPlan(
-        name=name, kind="emscripten", toolchain=TOOLCHAIN, steps=(step,), outputs=outputs,
-        main_module=main_module, js_glue=target.environment != "standalone",
-        # Only when asked: emcc already ran wasm-opt at the profile's level.
-        optimize=target.optimize and "optimize" in target.model_fields_set,
-        inputs=tuple(sources),
+    linked_files, linked_dirs = referenced_paths(
+        context.root, [*target.cflags, *target.ldflags, *settings])
+    link = Action(
+        name="link", kind="link", toolchain=TOOLCHAIN,
+        steps=(Step(description="link", argv=tuple(argv), cwd=layout.src, env=env, files=files),),
+        sources=tuple(linked_files), trees=tuple(linked_dirs),
+        tree_excludes=(context.out_dir_in_project,) if context.out_dir_in_project else (),
+        consumes=objects, produces=tuple(o.produced for o in outputs), trace=True,
+        after=tuple(action.name for action in compiles),
     )
+    plan = TargetPlan(
+        name=name, kind="emscripten", toolchain=TOOLCHAIN, actions=(*compiles, link),
+        outputs=outputs, main_module=main_module, js_glue=target.environment != "standalone",
+        inputs=tuple(dict.fromkeys([*sources, *linked_files, *linked_dirs])),
+    )
+    # Only when asked: emcc already ran wasm-opt at the profile's level.
+    return plan, target.optimize and "optimize" in target.model_fields_set
 
 
 def _setting(key: str, value: str | int | bool | list[str]) -> str:

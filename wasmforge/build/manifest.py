@@ -1,19 +1,23 @@
 """``<out_dir>/<profile>/wasmforge-build.json``: what a build produced, for packaging and for people.
 
-Written atomically after every build. A build of some targets keeps the entries of the others from an
-earlier build, as long as their files are still there, so that ``--target x`` does not make the
-package step forget ``y``.
+This module owns the file: ``wasmforge build`` writes it through :func:`update_manifest` and every
+command that works on built targets (package, push, run) reads it through :meth:`BuildManifest.read`.
+
+Written atomically after every build, under a lock, so that two builds of one project at once both
+land. A build of some targets keeps the entries of the others from an earlier build, as long as
+their files are still there, so that ``--target x`` does not make the package step forget ``y``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wasmforge.fsutil import atomic_write_bytes
+from wasmforge.cache.digests import file_digest
+from wasmforge.errors import UserError
+from wasmforge.fsutil import atomic_write_bytes, file_lock
 
 MANIFEST_NAME = "wasmforge-build.json"
 SCHEMA_VERSION = 1
@@ -30,56 +34,140 @@ class FileRecord:
 
 
 def file_record(path: Path, name: str | None = None) -> FileRecord:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-            size += len(block)
-    return FileRecord(name=name or path.name, sha256=digest.hexdigest(), size=size)
+    digest, size = file_digest(path)
+    return FileRecord(name=name or path.name, sha256=digest.removeprefix("sha256:"), size=size)
 
 
-def target_entry(
-    *, name: str, kind: str, profile: str, main_module: str, files: list[FileRecord],
-    js_glue: bool, exec_model: str | None, source_date_epoch: int, toolchain: str,
-    toolchain_image_id: str | None, runner: str,
-) -> dict[str, Any]:
-    """One target in the manifest. Paths are relative to the manifest's directory."""
-    return {
-        "name": name,
-        "kind": kind,
-        "profile": profile,
-        "main_module": main_module,
-        "files": [f.as_dict() for f in files],
-        "wasi": not js_glue,
-        "js_glue": js_glue,
-        "exec_model": exec_model,
-        "source_date_epoch": source_date_epoch,
-        "toolchain": toolchain,
-        "toolchain_image_id": toolchain_image_id,
-        "runner": runner,
-    }
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One built target. File paths are relative to the manifest's directory."""
+
+    name: str
+    kind: str
+    profile: str
+    main_module: str
+    files: tuple[FileRecord, ...]
+    js_glue: bool
+    exec_model: str | None
+    source_date_epoch: int
+    toolchain: str
+    toolchain_image_id: str | None
+    runner: str
+    environment: str | None = None  # Emscripten: web, node or standalone
+
+    @property
+    def wasi(self) -> bool:
+        """A WASI module a Wasm runtime can run (not JS glue)."""
+        return not self.js_glue
+
+    def main_path(self, directory: Path) -> Path:
+        return directory / self.main_module
+
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "profile": self.profile,
+            "main_module": self.main_module,
+            "files": [f.as_dict() for f in self.files],
+            "wasi": self.wasi,
+            "js_glue": self.js_glue,
+            "exec_model": self.exec_model,
+            "source_date_epoch": self.source_date_epoch,
+            "toolchain": self.toolchain,
+            "toolchain_image_id": self.toolchain_image_id,
+            "runner": self.runner,
+        }
+        if self.environment is not None:
+            document["environment"] = self.environment
+        return document
+
+    @classmethod
+    def from_json(cls, where: Path, data: Any) -> ManifestEntry:
+        """An entry read back; a UserError naming the file for anything that is not one."""
+        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+            msg = f"{where}: a target entry has no name"
+            raise UserError(msg, hint="run wasmforge build again")
+        name = data["name"]
+        try:
+            files = tuple(
+                FileRecord(str(f["path"]), str(f["sha256"]), int(f["size"]))
+                for f in data.get("files") or []
+            )
+            epoch = data.get("source_date_epoch")
+            image_id = data.get("toolchain_image_id")
+            return cls(
+                name=name, kind=str(data.get("kind", "")), profile=str(data.get("profile", "")),
+                main_module=_text(data, "main_module"), files=files,
+                js_glue=bool(data.get("js_glue", False)),
+                exec_model=data.get("exec_model") if isinstance(data.get("exec_model"), str)
+                else None,
+                source_date_epoch=epoch if isinstance(epoch, int) else 0,
+                toolchain=str(data.get("toolchain", "")),
+                toolchain_image_id=image_id if isinstance(image_id, str) else None,
+                runner=str(data.get("runner", "")),
+                environment=data.get("environment") if isinstance(data.get("environment"), str)
+                else None,
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            msg = f"{where}: targets.{name}: malformed entry ({error})"
+            raise UserError(msg, hint="run wasmforge build again") from None
 
 
-def write_manifest(
-    directory: Path, *, project: str, profile: str, entries: list[dict[str, Any]]
+@dataclass(frozen=True)
+class BuildManifest:
+    path: Path
+    project: str
+    profile: str
+    targets: dict[str, ManifestEntry]
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @classmethod
+    def read(cls, out_dir: Path, profile: str) -> BuildManifest:
+        """The manifest of ``profile``; a UserError saying to build when there is none."""
+        path = manifest_path(out_dir, profile)
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            msg = f"{path}: no build output for profile {profile!r}"
+            raise UserError(msg, hint="run wasmforge build first") from None
+        except (OSError, ValueError) as error:
+            msg = f"{path}: unreadable build manifest: {error}"
+            raise UserError(msg) from None
+        raw = document.get("targets") if isinstance(document, dict) else None
+        if not isinstance(raw, list):
+            msg = f"{path}: has no 'targets'"
+            raise UserError(msg, hint="run wasmforge build again")
+        entries = [ManifestEntry.from_json(path, item) for item in raw]
+        return cls(path=path, project=str(document.get("project", "")), profile=profile,
+                   targets={entry.name: entry for entry in entries})
+
+
+def manifest_path(out_dir: Path, profile: str) -> Path:
+    return out_dir / profile / MANIFEST_NAME
+
+
+def update_manifest(
+    directory: Path, *, project: str, profile: str, entries: list[ManifestEntry]
 ) -> Path:
+    """Write the manifest with ``entries`` and the still-valid entries of the one there, under a
+    lock (two builds of one project at once must not lose each other's targets)."""
     path = directory / MANIFEST_NAME
-    built = {entry["name"] for entry in entries}
-    kept = [e for e in read_manifest_targets(path) if e.get("name") not in built
-            and _files_present(directory, e)]
-    targets = sorted([*kept, *entries], key=lambda e: str(e.get("name")))
-    document = {
-        "schema": SCHEMA_VERSION,
-        "project": project,
-        "profile": profile,
-        "targets": targets,
-    }
-    atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
+    built = {entry.name for entry in entries}
+    with file_lock(directory.parent / f".{directory.name}.manifest-lock"):
+        kept = [e for e in _existing_entries(path)
+                if e.get("name") not in built and _files_present(directory, e)]
+        targets = sorted([*kept, *(e.to_json() for e in entries)], key=lambda e: str(e["name"]))
+        document = {"schema": SCHEMA_VERSION, "project": project, "profile": profile,
+                    "targets": targets}
+        atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
     return path
 
 
-def read_manifest_targets(path: Path) -> list[dict[str, Any]]:
+def _existing_entries(path: Path) -> list[dict[str, Any]]:
     """The target entries of an existing manifest; none if it is missing or not one of ours."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -102,3 +190,11 @@ def _files_present(directory: Path, entry: dict[str, Any]) -> bool:
         if not path.is_file() or file_record(path).sha256 != record.get("sha256"):
             return False
     return True
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        msg = f"no {key}"
+        raise TypeError(msg)
+    return value

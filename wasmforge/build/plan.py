@@ -1,15 +1,18 @@
-"""The build plan: what each target runs and produces, decided before anything runs.
+"""The build plan: each target's actions, inputs and outputs, decided before anything runs.
 
 Planning reads the config and the file tree (source globs, Cargo.toml) but changes nothing, so it is
-unit-tested without Docker. The same plan is rendered for a container (paths ``/src``, ``/out``) or
-the host (real paths) through a :class:`~wasmforge.runner.base.Layout`.
+unit-tested without Docker. A plan is rendered through a :class:`~wasmforge.runner.base.Layout`:
+the abstract one (``/src``, ``/out/<target>``) is what cache keys are made of and what containers
+see; the local runner renders the same plan with real host paths.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import assert_never
 
+from wasmforge.build.action import Action
 from wasmforge.config.model import (
     EmscriptenTarget,
     RustTarget,
@@ -19,10 +22,16 @@ from wasmforge.config.model import (
 )
 from wasmforge.config.resolve import Profile
 from wasmforge.errors import ConfigError
+from wasmforge.kinds import HOST_TOOLCHAIN, KINDS, TargetKind
 from wasmforge.runner.base import Layout, Step
 
-# Toolchain that runs on the host whatever the runner (WABT comes with wasmforge itself).
-HOST_TOOLCHAIN = "host"
+__all__ = ["ABSTRACT_LAYOUT", "HOST_TOOLCHAIN", "BuildPlan", "Output", "PlanContext", "TargetPlan",
+           "plan_build"]
+
+# The layout cache keys are made of: the same in every checkout, on every machine and runner.
+ABSTRACT_LAYOUT = Layout(src="/src", out_base="/out", per_target=True)
+# Where the optimiser leaves a target's optimised main module (inside the target's dir).
+OPTIMIZED_DIR = ".wasmforge/optimized"
 
 
 @dataclass(frozen=True)
@@ -36,25 +45,34 @@ class Output:
 @dataclass(frozen=True)
 class TargetPlan:
     name: str
-    kind: str
-    # The toolchain image kind the steps run in, or HOST_TOOLCHAIN.
+    kind: TargetKind
+    # Where its compile actions run (a toolchain image kind, or HOST_TOOLCHAIN).
     toolchain: str
-    steps: tuple[Step, ...]
+    actions: tuple[Action, ...]
     outputs: tuple[Output, ...]
     # The final name of the .wasm module among the outputs.
     main_module: str
     # True for JS glue + wasm (emscripten web/node); False for a WASI module.
     js_glue: bool
-    # Run the profile's wasm-opt over the main module after the steps.
-    optimize: bool
-    # Project-relative source files the target reads (for the summary and caching).
+    # Project-relative files and directories the target reads (for the summary and the stamp).
     inputs: tuple[str, ...]
+
+    @property
+    def optimize(self) -> bool:
+        return any(action.kind == "optimize" for action in self.actions)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """Every program run of the target, in the order its actions are listed."""
+        return tuple(step for action in self.actions for step in action.steps)
+
+    def action(self, name: str) -> Action:
+        return next(action for action in self.actions if action.name == name)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name, "kind": self.kind, "toolchain": self.toolchain,
-            "steps": [{"description": s.description, "argv": list(s.argv), "cwd": s.cwd,
-                       "env": dict(s.env)} for s in self.steps],
+            "actions": [action.as_dict() for action in self.actions],
             "outputs": [o.name for o in self.outputs], "main_module": self.main_module,
             "js_glue": self.js_glue, "optimize": self.optimize, "inputs": list(self.inputs),
         }
@@ -64,10 +82,12 @@ class TargetPlan:
 class BuildPlan:
     profile: Profile
     targets: tuple[TargetPlan, ...]
+    # Each source glob and the files it matched: a new file that matches changes the plan.
+    globs: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def toolchains(self) -> set[str]:
-        return {t.toolchain for t in self.targets if t.toolchain != HOST_TOOLCHAIN}
+        return {a.toolchain for t in self.targets for a in t.actions} - {HOST_TOOLCHAIN}
 
 
 @dataclass(frozen=True)
@@ -80,8 +100,10 @@ class PlanContext:
     # Where host-only targets (wat) see the project: the runner's layout may be a container's.
     host_layout: Layout
     # The output directory relative to the project, when it is inside it: copies of the project
-    # (a Cargo package without a lock file) must leave it out, or they would copy themselves.
+    # (a Cargo package without a lock file) and whole-tree inputs must leave it out.
     out_dir_in_project: str | None = None
+    # Filled while planning: each source glob and what it matched.
+    globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def plan_build(
@@ -90,27 +112,60 @@ def plan_build(
     out_dir: Path | None = None,
 ) -> BuildPlan:
     """Plan ``targets`` (default: all, in file order) for ``profile`` as seen through ``layout``."""
-    from wasmforge.build import emscripten, rust, wasi_sdk, wat
-
     inside = None
     if out_dir is not None and out_dir.resolve().is_relative_to(root.resolve()):
         inside = out_dir.resolve().relative_to(root.resolve()).as_posix()
     context = PlanContext(root=root, profile=profile, layout=layout,
                           host_layout=host_layout or layout, out_dir_in_project=inside)
     names = targets if targets else tuple(config.targets)
-    plans: list[TargetPlan] = []
-    for name in names:
-        target = config.targets[name]
-        if isinstance(target, WasiSdkTarget):
-            plans.append(wasi_sdk.plan_target(name, target, context))
-        elif isinstance(target, RustTarget):
-            plans.append(rust.plan_target(name, target, context))
-        elif isinstance(target, EmscriptenTarget):
-            plans.append(emscripten.plan_target(name, target, context))
-        elif isinstance(target, WatTarget):
-            plans.append(wat.plan_target(name, target, context))
-    check_output_names(config, tuple(plans))
-    return BuildPlan(profile=profile, targets=tuple(plans))
+    plans = tuple(_plan_target(name, config, context) for name in names)
+    check_output_names(config, plans)
+    return BuildPlan(profile=profile, targets=plans, globs=tuple(sorted(context.globs.items())))
+
+
+def _plan_target(name: str, config: WasmforgeConfig, context: PlanContext) -> TargetPlan:
+    from wasmforge.build import emscripten, rust, wasi_sdk, wat
+
+    target = config.targets[name]
+    planned: tuple[TargetPlan, bool]
+    match target:
+        case WasiSdkTarget():
+            planned = wasi_sdk.plan_target(name, target, context)
+        case RustTarget():
+            planned = rust.plan_target(name, target, context)
+        case EmscriptenTarget():
+            planned = emscripten.plan_target(name, target, context)
+        case WatTarget():
+            planned = wat.plan_target(name, target, context)
+        case _:
+            assert_never(target)
+    plan, optimize = planned
+    return with_optimizer(plan, context.profile) if optimize else plan
+
+
+def with_optimizer(plan: TargetPlan, profile: Profile) -> TargetPlan:
+    """``plan`` with an optimize action over its main module, when the profile runs wasm-opt.
+
+    The action runs in the kind's optimiser toolchain (a pinned binaryen, also for WAT, which has no
+    image of its own) and leaves the module in OPTIMIZED_DIR; the output is published from there.
+    """
+    if not profile.wasm_opt:
+        return plan
+    main = next(o for o in plan.outputs if o.name == plan.main_module)
+    optimized = f"{OPTIMIZED_DIR}/{main.name}"
+    action = Action(
+        name="optimize", kind="optimize", toolchain=KINDS[plan.kind].optimizer,
+        consumes=(main.produced,), produces=(optimized,),
+        params=tuple(sorted((k, repr(v)) for k, v in profile.as_dict().items() if k != "name")),
+        after=tuple(a.name for a in plan.actions if main.produced in a.produces),
+    )
+    outputs = tuple(Output(produced=optimized, name=o.name) if o is main else o
+                    for o in plan.outputs)
+    return TargetPlan(
+        name=plan.name, kind=plan.kind, toolchain=plan.toolchain,
+        actions=(*plan.actions, action), outputs=outputs, main_module=plan.main_module,
+        js_glue=plan.js_glue, inputs=plan.inputs,
+    )
 
 
 def check_output_names(config: WasmforgeConfig, plans: tuple[TargetPlan, ...]) -> None:

@@ -4,6 +4,11 @@ Cargo runs offline (the toolchain image replaces crates.io with the crate source
 keeps its target dir in the writable dir. The project is read-only, so a package without a
 ``Cargo.lock`` (which Cargo would write) is built from a copy; with one, ``--locked`` makes Cargo
 say so plainly when the lock file is out of date instead of trying to rewrite it.
+
+A Cargo build is one action whose inputs are the whole package (its sources, manifest, lock file and
+vendored crates) and the ``.cargo/config.toml`` files above it; Cargo's dep-info adds the files it
+read from elsewhere in the project (path dependencies). A single file is compiled by rustc, whose
+dep-info names the modules it read.
 """
 
 from __future__ import annotations
@@ -11,14 +16,18 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from wasmforge.build.action import Action
 from wasmforge.build.flags import rust_opt_level, rust_remap_flags
 from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import project_dir, project_file
 from wasmforge.config.model import RustTarget
 from wasmforge.errors import ConfigError
+from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
 
-TOOLCHAIN = "rust"
+TOOLCHAIN = toolchain_of("rust")
+# Cargo's own build dir in a package, which a copy and the package's inputs leave out.
+CARGO_TARGET_DIR = "target"
 # sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes.
 _COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
                 'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf -')
@@ -28,10 +37,10 @@ EDITION = "2021"
 _FLAG_SEPARATOR = "\x1f"
 
 
-def plan_target(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
+def plan_target(name: str, target: RustTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
     if target.source is not None:
-        return _plan_single_file(name, target, context)
-    return _plan_cargo(name, target, context)
+        return _plan_single_file(name, target, context), target.optimize
+    return _plan_cargo(name, target, context), target.optimize
 
 
 def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
@@ -42,7 +51,8 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
     source = project_file(context.root, name, "source", target.source)
     layout = context.layout
     profile = context.profile
-    produced = f"{name}.wasm"
+    produced, dep_info = f"{name}.wasm", f"{name}.d"
+    out = layout.out(name)
     argv = [
         "rustc", "--edition", EDITION, "--target", target.triple,
         "--crate-type", target.crate_type,
@@ -50,11 +60,13 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
         *(["-C", "debuginfo=2"] if profile.debug_info else []),
         *rust_remap_flags(layout, name),
         *target.rustflags,
-        layout.in_src(source), "-o", f"{layout.out(name)}/{produced}",
+        f"--emit=dep-info={out}/{dep_info},link={out}/{produced}", layout.in_src(source),
     ]
     step = Step(description="compile", argv=tuple(argv), cwd=layout.src,
                 env=tuple(sorted(target.env.items())))
-    return _target_plan(name, target, (step,), produced, (source,))
+    action = Action(name="compile", kind="compile", toolchain=TOOLCHAIN, steps=(step,),
+                    sources=(source,), produces=(produced,), depfiles=(dep_info,))
+    return _target_plan(name, target, action, produced, (source,))
 
 
 def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPlan:
@@ -72,7 +84,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         copy = f"{out}/cargo-src"
         # tar rather than cp: it leaves out the user's own cargo builds (target/) and wasmforge's
         # output dir, which holds this very copy when it is inside the package.
-        excludes = ["--exclude=./target", "--exclude=.wasmforge-build-*"]
+        excludes = [f"--exclude=./{CARGO_TARGET_DIR}", "--exclude=.wasmforge-build-*"]
         if context.out_dir_in_project is not None:
             below = Path(context.out_dir_in_project)
             if below.is_relative_to(package_dir):
@@ -102,10 +114,31 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     }
     steps.append(Step(description="cargo build", argv=tuple(argv), cwd=crate_dir,
                       env=tuple(sorted(env.items()))))
-    produced = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}.wasm"
-    inputs = tuple(f"{package_dir}/{f}".removeprefix("./") for f in ("Cargo.toml", "Cargo.lock")
-                   if (context.root / package_dir / f).is_file())
-    return _target_plan(name, target, tuple(steps), produced, inputs)
+    built = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}"
+    package = package_dir.removeprefix("./") or "."
+    own_target = CARGO_TARGET_DIR if package == "." else f"{package}/{CARGO_TARGET_DIR}"
+    excluded = [own_target, *([context.out_dir_in_project] if context.out_dir_in_project else [])]
+    action = Action(
+        name="build", kind="build", toolchain=TOOLCHAIN, steps=tuple(steps),
+        sources=_cargo_configs(context.root, package), trees=(package,),
+        tree_excludes=tuple(excluded), produces=(f"{built}.wasm",), depfiles=(f"{built}.d",),
+    )
+    return _target_plan(name, target, action, f"{built}.wasm", (package, *action.sources))
+
+
+def _cargo_configs(root: Path, package: str) -> tuple[str, ...]:
+    """The ``.cargo/config.toml`` files Cargo reads between the project root and the package
+    (those above the project are the machine's, not the project's)."""
+    found = []
+    directory = Path(package)
+    while True:
+        for name in ("config.toml", "config"):
+            candidate = directory / ".cargo" / name
+            if (root / candidate).is_file():
+                found.append(candidate.as_posix())
+        if directory == Path():
+            return tuple(found)
+        directory = directory.parent
 
 
 def _read_manifest(path: Path, target: str) -> dict[str, object]:
@@ -144,12 +177,11 @@ def _artifact_name(name: str, target: RustTarget, manifest: dict[str, object]) -
 
 
 def _target_plan(
-    name: str, target: RustTarget, steps: tuple[Step, ...], produced: str,
-    inputs: tuple[str, ...],
+    name: str, target: RustTarget, action: Action, produced: str, inputs: tuple[str, ...],
 ) -> TargetPlan:
     final = module_name(name, target.output)
     return TargetPlan(
-        name=name, kind="rust", toolchain=TOOLCHAIN, steps=steps,
+        name=name, kind="rust", toolchain=TOOLCHAIN, actions=(action,),
         outputs=(Output(produced=produced, name=final),), main_module=final, js_glue=False,
-        optimize=target.optimize, inputs=inputs,
+        inputs=inputs,
     )

@@ -10,9 +10,13 @@ C_EXTENSIONS = (".c",)
 CXX_EXTENSIONS = (".cc", ".cpp", ".cxx", ".c++", ".C")
 
 
-def expand_sources(root: Path, target: str, patterns: list[str], key: str = "sources") -> list[str]:
+def expand_sources(
+    root: Path, target: str, patterns: list[str], key: str = "sources",
+    record: dict[str, tuple[str, ...]] | None = None,
+) -> list[str]:
     """Project-relative POSIX paths of the files ``patterns`` name, sorted within each pattern (so the
-    command line, and with it the output, does not depend on directory order)."""
+    command line, and with it the output, does not depend on directory order). Each glob and its
+    matches go into ``record``: a new file that matches would change the plan."""
     found: list[str] = []
     for pattern in patterns:
         where = f"targets.{target}.{key}"
@@ -20,11 +24,13 @@ def expand_sources(root: Path, target: str, patterns: list[str], key: str = "sou
             msg = f"{where}: {pattern!r} must be a path inside the project"
             raise ConfigError(msg)
         if any(c in pattern for c in "*?["):
-            matches = sorted(p for p in root.glob(pattern) if p.is_file())
+            matches = glob_files(root, pattern)
             if not matches:
                 msg = f"{where}: {pattern!r} matches no file"
                 raise ConfigError(msg)
             new = [m.relative_to(root).as_posix() for m in matches]
+            if record is not None:
+                record[pattern] = tuple(new)
         else:
             if not (root / pattern).is_file():
                 msg = f"{where}: {pattern!r}: no such file"
@@ -38,6 +44,11 @@ def expand_sources(root: Path, target: str, patterns: list[str], key: str = "sou
                 raise ConfigError(msg, hint="copy the file into the project")
         found.extend(n for n in new if n not in found)
     return found
+
+
+def glob_files(root: Path, pattern: str) -> list[Path]:
+    """The files under ``root`` that ``pattern`` matches, sorted."""
+    return sorted(p for p in root.glob(pattern) if p.is_file())
 
 
 def project_file(root: Path, target: str, key: str, value: str) -> str:
@@ -58,3 +69,25 @@ def project_dir(root: Path, target: str, key: str, value: str) -> str:
 
 def is_cxx(path: str) -> bool:
     return path.endswith(CXX_EXTENSIONS)
+
+
+def referenced_paths(root: Path, words: list[str]) -> tuple[list[str], list[str]]:
+    """The project files and directories that flags name (``-Llib``, ``--js-library=x.js``,
+    ``-Wl,--export-file=f``, ``lib/libfoo.a``): inputs of a link that no tool reports. Returns
+    (files, directories), project-relative; words that name nothing in the project are skipped."""
+    files: list[str] = []
+    dirs: list[str] = []
+    for word in words:
+        candidates = {word, word.split("=", 1)[-1], *word.split(","), word.removeprefix("-L")}
+        candidates |= {part.split("=", 1)[-1] for part in word.split(",")}
+        for candidate in sorted(candidates):
+            if not candidate or candidate.startswith("-") or Path(candidate).is_absolute() \
+                    or ".." in Path(candidate).parts:
+                continue
+            path = root / candidate
+            relative = Path(candidate).as_posix()
+            if path.is_file() and relative not in files:
+                files.append(relative)
+            elif path.is_dir() and relative not in dirs:
+                dirs.append(relative)
+    return files, dirs

@@ -1,28 +1,38 @@
 """``kind = "wasi-sdk"``: C and C++ to wasm32-wasi with clang, or the user's own make/CMake command.
 
-Sources are compiled and linked by one clang run (clang does the per-file work itself and leaves no
-objects behind). With ``command`` the user's build runs in the project dir with these variables set:
+Each source is compiled on its own (``-c``, with ``-MD`` naming the headers it read), then the
+objects are linked: compiles run in parallel and are cached one by one, so touching one file
+recompiles one file. The module is byte for byte what a single clang run over all sources gives.
+
+With ``command`` the user's build runs in the project dir with these variables set:
 ``WASMFORGE_OUT`` (the only writable dir: put build trees there), ``CC``, ``CXX``, ``CFLAGS``,
 ``CXXFLAGS``, ``LDFLAGS`` (target, optimisation and path remapping), and ``artifact`` names the .wasm
-it produces, relative to ``WASMFORGE_OUT``.
+it produces, relative to ``WASMFORGE_OUT``. Such a build reads what it likes: its whole project is
+its input.
 """
 
 from __future__ import annotations
 
 import shlex
 
+from wasmforge.build.action import Action
 from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
 from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
-from wasmforge.build.sources import expand_sources, is_cxx, project_dir
+from wasmforge.build.sources import expand_sources, is_cxx, project_dir, referenced_paths
 from wasmforge.config.model import WasiSdkTarget
 from wasmforge.errors import ConfigError
+from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
 
-TOOLCHAIN = "wasi-sdk"
+TOOLCHAIN = toolchain_of("wasi-sdk")
 WASI_TARGET = "--target=wasm32-wasi"
+# Objects and dependency files of the per-source compiles, inside the target's dir.
+OBJECT_DIR = ".wasmforge/obj"
+# wasm-ld lists every file it reads, so that libraries found on a search path are inputs too.
+LINK_TRACE = "-Wl,--trace"
 
 
-def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> TargetPlan:
+def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
     if target.command is not None:
         return _plan_command(name, target, context)
     if target.artifact is not None:
@@ -34,29 +44,48 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> Targe
     if target.exports and target.exec_model != "reactor":
         msg = f"targets.{name}.exports: only a reactor exports functions (set exec-model = \"reactor\")"
         raise ConfigError(msg)
-    sources = expand_sources(context.root, name, target.sources)
+    sources = expand_sources(context.root, name, target.sources, record=context.globs)
     language = target.language or ("c++" if any(is_cxx(s) for s in sources) else "c")
+    driver = "clang++" if language == "c++" else "clang"
     layout = context.layout
+    out = layout.out(name)
+    env = tuple(sorted(target.env.items()))
+    profile_flags = _profile_flags(context, name, cxx=language == "c++")
+    compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *target.cflags]
+    compiles = []
+    for source in sources:
+        obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
+        argv = (driver, WASI_TARGET, *compile_flags, "-MD", "-MF", f"{out}/{dep}", "-c", layout.in_src(source), "-o", f"{out}/{obj}")
+        compiles.append(Action(
+            name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
+            steps=(Step(description=f"compile {source}", argv=argv, cwd=layout.src, env=env),),
+            sources=(source,), produces=(obj,), depfiles=(dep,),
+        ))
+    objects = tuple(action.produces[0] for action in compiles)
     produced = f"{name}.wasm"
-    argv = [
-        "clang++" if language == "c++" else "clang",
-        WASI_TARGET,
-        *_common_flags(name, target, context, cxx=language == "c++"),
+    link_flags = [*target.ldflags, *[f"-l{lib}" for lib in target.libs]]
+    argv = (
+        driver, WASI_TARGET, *profile_flags, *target.cflags,
         *([f"-mexec-model={target.exec_model}"] if target.exec_model == "reactor" else []),
         *[f"-Wl,--export={symbol}" for symbol in target.exports],
-        *[layout.in_src(source) for source in sources],
-        *target.ldflags,
-        *[f"-l{lib}" for lib in target.libs],
-        "-o", f"{layout.out(name)}/{produced}",
-    ]
-    step = Step(description="compile and link", argv=tuple(argv), cwd=layout.src,
-                env=tuple(sorted(target.env.items())))
-    return _target_plan(name, target, (step,), produced, tuple(sources))
+        *[f"{out}/{obj}" for obj in objects], *link_flags, LINK_TRACE,
+        "-o", f"{out}/{produced}",
+    )
+    files, dirs = referenced_paths(context.root, [*target.cflags, *target.ldflags])
+    link = Action(
+        name="link", kind="link", toolchain=TOOLCHAIN,
+        steps=(Step(description="link", argv=argv, cwd=layout.src, env=env),),
+        sources=tuple(files), trees=tuple(dirs), tree_excludes=_excludes(context),
+        consumes=objects, produces=(produced,), trace=True,
+        after=tuple(action.name for action in compiles),
+    )
+    plan = _target_plan(name, target, (*compiles, link), produced, (*sources, *files, *dirs))
+    return plan, target.optimize
 
 
-def _common_flags(
-    name: str, target: WasiSdkTarget, context: PlanContext, *, cxx: bool
-) -> list[str]:
+def _profile_flags(context: PlanContext, name: str, *, cxx: bool) -> list[str]:
+    """Flags that compiles and the link share. The link also gets the user's cflags (-flto and the
+    like matter there); include dirs and defines only matter to the preprocessor."""
     profile = context.profile
     return [
         clang_opt_flag(profile.opt_level),
@@ -64,14 +93,21 @@ def _common_flags(
         *c_remap_flags(context.layout, name),
         # WASI has no C++ exceptions in this toolchain (libc++ is built without them).
         *(["-fno-exceptions"] if cxx else []),
-        *[f"-I{context.layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
-          for d in target.include_dirs],
-        *define_flags(target.defines),
-        *target.cflags,
     ]
 
 
-def _plan_command(name: str, target: WasiSdkTarget, context: PlanContext) -> TargetPlan:
+def _preprocessor_flags(target: WasiSdkTarget, context: PlanContext, name: str) -> list[str]:
+    layout = context.layout
+    return [
+        *[f"-I{layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
+          for d in target.include_dirs],
+        *define_flags(target.defines),
+    ]
+
+
+def _plan_command(
+    name: str, target: WasiSdkTarget, context: PlanContext
+) -> tuple[TargetPlan, bool]:
     assert target.command is not None
     if target.artifact is None:
         msg = f"targets.{name}.artifact: required with 'command' (the .wasm it produces)"
@@ -93,7 +129,9 @@ def _plan_command(name: str, target: WasiSdkTarget, context: PlanContext) -> Tar
         raise ConfigError(msg)
     layout = context.layout
     out = layout.out(name)
-    cflags = shlex.join([WASI_TARGET, *_common_flags(name, target, context, cxx=False)])
+    flags = [*_profile_flags(context, name, cxx=False),
+             *_preprocessor_flags(target, context, name), *target.cflags]
+    cflags = shlex.join([WASI_TARGET, *flags])
     ldflags = shlex.join([WASI_TARGET, *target.ldflags, *[f"-l{lib}" for lib in target.libs]])
     env = {
         "WASMFORGE_OUT": out,
@@ -109,18 +147,26 @@ def _plan_command(name: str, target: WasiSdkTarget, context: PlanContext) -> Tar
     if not argv:
         msg = f"targets.{name}.command: is empty"
         raise ConfigError(msg)
-    step = Step(description="build command", argv=argv, cwd=layout.src,
-                env=tuple(sorted(env.items())))
-    return _target_plan(name, target, (step,), artifact, ())
+    action = Action(
+        name="build", kind="build", toolchain=TOOLCHAIN,
+        steps=(Step(description="build command", argv=argv, cwd=layout.src,
+                    env=tuple(sorted(env.items()))),),
+        trees=(".",), tree_excludes=_excludes(context), produces=(artifact,),
+    )
+    return _target_plan(name, target, (action,), artifact, (".",)), target.optimize
+
+
+def _excludes(context: PlanContext) -> tuple[str, ...]:
+    return (context.out_dir_in_project,) if context.out_dir_in_project else ()
 
 
 def _target_plan(
-    name: str, target: WasiSdkTarget, steps: tuple[Step, ...], produced: str,
+    name: str, target: WasiSdkTarget, actions: tuple[Action, ...], produced: str,
     inputs: tuple[str, ...],
 ) -> TargetPlan:
     final = module_name(name, target.output)
     return TargetPlan(
-        name=name, kind="wasi-sdk", toolchain=TOOLCHAIN, steps=steps,
+        name=name, kind="wasi-sdk", toolchain=TOOLCHAIN, actions=actions,
         outputs=(Output(produced=produced, name=final),), main_module=final, js_glue=False,
-        optimize=target.optimize, inputs=inputs,
+        inputs=tuple(dict.fromkeys(inputs)),
     )

@@ -3,10 +3,12 @@ wasmforge, so no container is needed)."""
 
 from __future__ import annotations
 
-from wasmforge.build.plan import HOST_TOOLCHAIN, Output, PlanContext, TargetPlan, module_name
+from wasmforge.build.action import Action
+from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import project_file
 from wasmforge.config.model import WatTarget
 from wasmforge.errors import ConfigError, UserError
+from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
 from wasmforge.wasm.wabt import feature_flags, feature_request
 
@@ -20,7 +22,7 @@ def _feature_flags(name: str, features: list[str]) -> list[str]:
         raise ConfigError(msg, hint=error.hint) from None
 
 
-def plan_target(name: str, target: WatTarget, context: PlanContext) -> TargetPlan:
+def plan_target(name: str, target: WatTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
     source = project_file(context.root, name, "source", target.source)
     layout = context.host_layout
     produced = f"{name}.wasm"
@@ -33,9 +35,12 @@ def plan_target(name: str, target: WatTarget, context: PlanContext) -> TargetPla
     ]
     step = Step(description="assembly", argv=tuple(argv), cwd=layout.src,
                 env=tuple(sorted(target.env.items())))
+    action = Action(name="assemble", kind="assemble", toolchain=toolchain_of("wat"),
+                    steps=(step,), sources=(source,), produces=(produced,))
     final = module_name(name, target.output)
-    return TargetPlan(
-        name=name, kind="wat", toolchain=HOST_TOOLCHAIN, steps=(step,),
+    plan = TargetPlan(
+        name=name, kind="wat", toolchain=action.toolchain, actions=(action,),
         outputs=(Output(produced=produced, name=final),), main_module=final, js_glue=False,
-        optimize=target.optimize, inputs=(source,),
+        inputs=(source,),
     )
+    return plan, target.optimize

@@ -1,4 +1,8 @@
-"""``wasmforge build``: build a project's targets into ``<out_dir>/<profile>/``."""
+"""``wasmforge build``: build a project's targets into ``<out_dir>/<profile>/``.
+
+A rebuild with nothing changed never gets here: ``wasmforge.build.noop`` answers it from the stamp
+of the last build before this module (typer, pydantic, docker) is even imported.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from wasmforge.commands._common import JsonFlag, command_console
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
+    from wasmforge.build.execute import BuildResult, TargetResult
     from wasmforge.config.resolve import Settings
-    from wasmforge.console import Console
 
 RUNNERS = ("auto", "docker", "local")
 
@@ -41,19 +45,49 @@ def build(
                           "an engine answers, else host tools)."),
     ] = None,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="Targets built in parallel.")
+        int | None,
+        typer.Option("--jobs", "-j", min=1,
+                     help="Actions run in parallel (default: the number of CPUs)."),
     ] = None,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", "-k",
+                           help="Build the other targets when one fails.")
+    ] = False,
     out_dir: Annotated[
         Path | None, typer.Option("--out-dir", "-o", help="Output directory (default: dist).")
     ] = None,
     check_reproducible: Annotated[
         bool,
         typer.Option("--check-reproducible",
-                     help="Build twice from clean and fail (exit 8) if any output differs."),
+                     help="Build twice from clean, without the cache, and fail (exit 8) if any "
+                          "output differs."),
     ] = False,
     no_package: Annotated[
         bool, typer.Option("--no-package",
                            help="Do not package targets that have a package table in wasmforge.toml."),
+    ] = False,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache",
+                           help="Run every action; do not take results from the cache.")
+    ] = False,
+    cache_from: Annotated[
+        str | None,
+        typer.Option("--cache-from", metavar="REPOSITORY",
+                     help="Restore results from this registry repository (e.g. "
+                          "ghcr.io/acme/wasm-cache)."),
+    ] = None,
+    cache_to: Annotated[
+        str | None,
+        typer.Option("--cache-to", metavar="REPOSITORY",
+                     help="Upload results to this registry repository."),
+    ] = None,
+    cache_required: Annotated[
+        bool, typer.Option("--cache-required",
+                           help="Fail (exit 7) when a cache registry fails, instead of warning.")
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure",
+                           help="Plain HTTP to a cache registry on this machine.")
     ] = False,
     json_output: JsonFlag = False,
 ) -> None:
@@ -62,9 +96,13 @@ def build(
 
     from wasmforge.build.execute import run_build
     from wasmforge.build.summary import print_summary, result_json
+    from wasmforge.cache.digests import ProjectDigests
+    from wasmforge.cache.session import CacheSession
+    from wasmforge.cache.stamp import load_stamp, request_id, stamp_path
+    from wasmforge.cli import invocation_args
     from wasmforge.config.load import find_config, load_config
     from wasmforge.config.resolve import BuildFlags, resolve_settings
-    from wasmforge.epoch import source_date_epoch
+    from wasmforge.epoch import action_epoch, source_date_epoch
     from wasmforge.runner.select import select_runner
 
     console = command_console(json_output)
@@ -85,32 +123,92 @@ def build(
         root, config, os.environ,
         BuildFlags(profile=profile_name, runner=runner, jobs=jobs,
                    out_dir=out_dir.resolve() if out_dir else None,
-                   targets=tuple(dict.fromkeys(target or ()))),
+                   targets=tuple(dict.fromkeys(target or ())), keep_going=keep_going,
+                   cache_from=cache_from, cache_to=cache_to, no_cache=no_cache,
+                   cache_required=cache_required, insecure=insecure),
     )
     kinds = {str(config.targets[name].kind) for name in settings.targets} - {"wat"}
     chosen_runner = select_runner(settings.runner, root, config, kinds)
     epoch = source_date_epoch(root, os.environ)
     console.debug(f"profile {settings.profile.name}, runner {chosen_runner.name}, "
                   f"SOURCE_DATE_EPOCH={epoch}")
-    result = run_build(settings, chosen_runner, epoch=epoch, console=console,
-                       check_reproducible=check_reproducible)
-    print_summary(console, result)
+    stamp_file = stamp_path(settings.cache.directory,
+                            request_id(str(Path.cwd()), invocation_args(), os.environ))
+    previous = load_stamp(stamp_file)
+    digests = ProjectDigests(root, previous.files if previous else None)
+    result = run_build(
+        settings, chosen_runner, epoch=epoch, action_epoch=action_epoch(os.environ),
+        console=console, cache=CacheSession(settings.cache, console, os.environ),
+        digests=digests, check_reproducible=check_reproducible,
+        package=None if no_package else _packager(settings),
+    )
     report = result_json(result)
-    if not no_package:
-        report["packages"] = _package_built_targets(settings, console)
+    print_summary(console, report)
+    _write_stamp(stamp_file, settings, config_path, result, report)
     console.result(report)
 
 
-def _package_built_targets(settings: Settings, console: Console) -> list[dict[str, Any]]:
-    """Package the targets that have a ``package`` table, from the build just made."""
+def _packager(settings: Settings) -> Any:
+    """Packages one target the build just published (its ``package`` table says how)."""
     import os
 
-    from wasmforge.oci.project import PACKAGE_HEADERS, Project, package_rows, package_targets
+    from wasmforge.build.manifest import BuildManifest, manifest_path
+    from wasmforge.oci.project import Project, package_targets
 
-    wanted = [name for name in settings.targets if settings.config.targets[name].package]
-    if not wanted:
-        return []
     project = Project(settings.root, settings.config, settings.out_dir, settings.profile.name)
-    results = package_targets(project, wanted, os.environ, format_flag=None)
-    console.table(PACKAGE_HEADERS, package_rows(results), title="packaged")
-    return [r.as_dict() for r in results]
+
+    def package(result: TargetResult) -> Any:
+        assert result.entry is not None
+        built = BuildManifest(path=manifest_path(project.out_dir, project.profile), project="",
+                              profile=project.profile, targets={result.entry.name: result.entry})
+        (packaged,) = package_targets(project, [result.entry.name], os.environ,
+                                      format_flag=None, built=built)
+        return packaged
+
+    return package
+
+
+def _write_stamp(
+    path: Path, settings: Settings, config_path: Path, result: BuildResult,
+    report: dict[str, Any],
+) -> None:
+    """Remember what this build read and wrote, for the no-op check of the next one."""
+    import contextlib
+
+    from wasmforge.cache.digests import FileStat
+    from wasmforge.cache.stamp import Stamp
+    from wasmforge.fsutil import atomic_write_bytes
+    from wasmforge.gitinfo import head_commit
+
+    assert result.digests is not None
+    watched = [config_path, *_recipe_files(settings), *_published_files(result)]
+    stamp = Stamp(request=path.stem, project=str(settings.root), git=head_commit(settings.root),
+                  files=dict(result.digests.files), dirs=dict(result.digests.dirs),
+                  globs=[(pattern, list(matches)) for pattern, matches in result.globs],
+                  report=report)
+    for file in watched:
+        with contextlib.suppress(OSError):
+            stamp.files.setdefault(str(file), FileStat.of(file.stat()))
+    with contextlib.suppress(OSError):  # without a stamp the next build only takes longer
+        atomic_write_bytes(path, stamp.to_bytes())
+
+
+def _recipe_files(settings: Settings) -> list[Path]:
+    """The toolchain recipes the build's keys depend on (shipped ones, and the project's own)."""
+    from wasmforge.resources import toolchains_dir
+
+    directories = [toolchains_dir()]
+    for override in settings.config.toolchains.values():
+        if override.recipe:
+            directories.append(settings.root / override.recipe)
+    return [p for d in directories if d.is_dir() for p in sorted(d.rglob("*")) if p.is_file()]
+
+
+def _published_files(result: BuildResult) -> list[Path]:
+    files = [result.publish_dir / f.name for t in result.targets for f in t.files]
+    if result.manifest is not None:
+        files.append(result.manifest)
+    for target in result.targets:
+        if target.package is not None:
+            files += [p for p in sorted(target.package.out_dir.rglob("*")) if p.is_file()]
+    return files

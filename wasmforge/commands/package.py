@@ -122,9 +122,9 @@ def _package_file(
 
 
 def _report(console: Console, results: list[PackageResult]) -> None:
-    from wasmforge.oci.project import PACKAGE_HEADERS, package_rows
+    from wasmforge.build.summary import PACKAGE_HEADERS, package_rows
 
-    console.table(PACKAGE_HEADERS, package_rows(results), title="packaged")
+    console.table(PACKAGE_HEADERS, package_rows([r.as_dict() for r in results]), title="packaged")
     console.result({"packages": [r.as_dict() for r in results]})
 
 

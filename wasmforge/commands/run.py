@@ -89,23 +89,25 @@ def _run_target(
     from wasmforge.wasirun import WasiProgram, run_wasi
 
     project, _ = open_project(project_path, os.environ, profile=profile, targets=(name,))
-    built = project.built().get(name)
+    manifest = project.built()
+    built = manifest.targets.get(name)
     if built is None:
         msg = f"target {name!r} is not in the {project.profile} build output"
         raise UserError(msg, hint="run wasmforge build first")
-    if not built.main.is_file():
-        msg = f"{built.main}: the built output of target {name!r} is missing"
+    main = built.main_path(manifest.directory)
+    if not main.is_file():
+        msg = f"{main}: the built output of target {name!r} is missing"
         raise UserError(msg, hint="run wasmforge build first")
     if not built.wasi:
         environment = getattr(project.config.targets[name], "environment", None)
         if environment == "node":
             # Emscripten names the glue after the module: hello.js loads hello.wasm.
-            return _run_node(built.main.with_suffix(".js"), argv, env)
+            return _run_node(main.with_suffix(".js"), argv, env)
         msg = f"target {name!r} is Emscripten {environment or 'web'} output: open it in a browser"
-        raise UserError(msg, hint=f"serve {built.main.parent} with any static web server, e.g. "
-                        f"python3 -m http.server -d {built.main.parent}")
-    program = WasiProgram(built.main.read_bytes(), (built.main.name, *argv),
-                          tuple(env.items()), tuple(dirs), str(built.main))
+        raise UserError(msg, hint=f"serve {main.parent} with any static web server, e.g. "
+                        f"python3 -m http.server -d {main.parent}")
+    program = WasiProgram(main.read_bytes(), (main.name, *argv),
+                          tuple(env.items()), tuple(dirs), str(main))
     return run_wasi(program)
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.errors import ConfigError
+from wasmforge.kinds import TARGET_KINDS
 
 CONFIG_FILE = "wasmforge.toml"
 
@@ -86,9 +87,7 @@ def format_validation_error(path: Path, text: str, error: ValidationError) -> st
 
 
 def _kinds() -> str:
-    from wasmforge.config.model import TOOLCHAIN_KINDS
-
-    return ", ".join(TOOLCHAIN_KINDS)
+    return ", ".join(TARGET_KINDS)
 
 
 def _short(value: Any) -> str:
@@ -98,10 +97,8 @@ def _short(value: Any) -> str:
 
 def _display_loc(loc: tuple[int | str, ...]) -> list[str]:
     # A discriminated union puts the tag ('wasi-sdk') into the location; the user never wrote it.
-    from wasmforge.config.model import TOOLCHAIN_KINDS
-
     shown = [str(part) for part in loc]
-    if len(shown) >= 3 and shown[0] == "targets" and shown[2] in TOOLCHAIN_KINDS:
+    if len(shown) >= 3 and shown[0] == "targets" and shown[2] in TARGET_KINDS:
         del shown[2]
     return shown
 

@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-TOOLCHAIN_KINDS = ("wasi-sdk", "rust", "emscripten", "wat")
-ToolchainKind = Literal["wasi-sdk", "rust", "emscripten", "wat"]
+from wasmforge.kinds import TargetKind
+
 OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
 PackageFormat = Literal["image", "artifact", "both"]
 RunnerName = Literal["auto", "docker", "local"]
@@ -171,7 +171,32 @@ class BuildConfig(StrictModel):
     out_dir: str = "dist"
     profile: str = "debug"
     runner: RunnerName = "auto"
-    jobs: Annotated[int, Field(ge=1)] | None = None
+    jobs: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Actions run in parallel (default: the number of CPUs)."
+    )
+
+
+# "512MiB", "2 GB", "1.5GiB" or a number of bytes.
+SIZE_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)?\s*$"
+
+
+class CacheConfig(StrictModel):
+    """``[cache]``: the build cache shared through OCI registries, and the local store's size."""
+
+    from_: str | None = Field(
+        default=None, alias="from",
+        description="Registry repository to restore build results from, e.g. "
+        "'ghcr.io/acme/wasm-cache'.",
+    )
+    to: str | None = Field(
+        default=None, description="Registry repository to upload build results to."
+    )
+    read_only: bool = Field(
+        default=False, description="Never upload (for untrusted builds such as pull requests)."
+    )
+    max_size: Annotated[str, Field(pattern=SIZE_PATTERN)] | Annotated[int, Field(ge=0)] | None = (
+        Field(default=None, description="Local cache size limit, e.g. '5GiB' (default 5GiB).")
+    )
 
 
 class WasmforgeConfig(StrictModel):
@@ -181,8 +206,9 @@ class WasmforgeConfig(StrictModel):
 
     project: ProjectConfig
     build: BuildConfig = BuildConfig()
+    cache: CacheConfig = CacheConfig()
     profile: dict[str, ProfileConfig] = {}
-    toolchains: dict[ToolchainKind, ToolchainOverride] = {}
+    toolchains: dict[TargetKind, ToolchainOverride] = {}
     targets: dict[str, Target] = Field(min_length=1)
 
     @field_validator("profile")

@@ -5,15 +5,23 @@ The environment is passed in (never read from ``os.environ`` here) so that tests
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from wasmforge.config.model import OptLevel, ProfileConfig, RunnerName, WasmforgeConfig
-from wasmforge.errors import ConfigError
+from wasmforge.errors import ConfigError, UserError
 
 ENV_PREFIX = "WASMFORGE_"
+DEFAULT_CACHE_MAX_SIZE = 5 * 1024**3
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$")
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 
 # Built-in profiles. Release aims at size without giving up speed: -Os keeps loops fast while
 # dropping most of what -O3 inlines; debug info and producers go, the name section stays so that
@@ -61,6 +69,25 @@ class BuildFlags:
     jobs: int | None = None
     out_dir: Path | None = None
     targets: tuple[str, ...] = ()
+    keep_going: bool = False
+    cache_from: str | None = None
+    cache_to: str | None = None
+    no_cache: bool = False
+    cache_required: bool = False
+    insecure: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings:
+    """Where build results are looked up and kept (see docs/cache.md)."""
+
+    directory: Path  # the local store
+    read: bool = True  # False with --no-cache: build everything, still keep the results
+    remote_from: str | None = None  # registry repository to restore from
+    remote_to: str | None = None  # registry repository to upload to (None when read-only)
+    max_size: int = DEFAULT_CACHE_MAX_SIZE
+    required: bool = False  # a registry that fails is an error, not a warning
+    insecure: bool = False  # plain HTTP to a registry on this machine
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +101,8 @@ class Settings:
     jobs: int
     out_dir: Path
     targets: tuple[str, ...] = field(default=())
+    keep_going: bool = False
+    cache: CacheSettings = field(default_factory=lambda: CacheSettings(directory=Path()))
 
 
 def resolve_profile(config: WasmforgeConfig, name: str) -> Profile:
@@ -121,7 +150,7 @@ def resolve_settings(
         source = "--runner" if flags.runner else f"{ENV_PREFIX}RUNNER"
         msg = f"{source}: unknown runner {runner!r} (expected auto, docker or local)"
         raise ConfigError(msg)
-    jobs = flags.jobs or _env_int(env, "JOBS") or build.jobs or 1
+    jobs = flags.jobs or _env_int(env, "JOBS") or build.jobs or os.cpu_count() or 1
     out_dir = flags.out_dir or Path(env.get(f"{ENV_PREFIX}OUT_DIR") or build.out_dir)
     unknown = [t for t in flags.targets if t not in config.targets]
     if unknown:
@@ -135,7 +164,78 @@ def resolve_settings(
         jobs=jobs,
         out_dir=out_dir if out_dir.is_absolute() else root / out_dir,
         targets=flags.targets or tuple(config.targets),
+        keep_going=flags.keep_going,
+        cache=resolve_cache(config, env, flags),
     )
+
+
+def resolve_cache(config: WasmforgeConfig, env: Mapping[str, str], flags: BuildFlags) -> CacheSettings:
+    """``[cache]`` < ``WASMFORGE_CACHE_*`` < ``--cache-*`` flags."""
+    from wasmforge.cache.store import default_cache_dir
+
+    file = config.cache
+    remote_from = _repository(flags.cache_from, "--cache-from") \
+        or _repository(env.get(f"{ENV_PREFIX}CACHE_FROM"), f"{ENV_PREFIX}CACHE_FROM") \
+        or _repository(file.from_, "cache.from")
+    remote_to = _repository(flags.cache_to, "--cache-to") \
+        or _repository(env.get(f"{ENV_PREFIX}CACHE_TO"), f"{ENV_PREFIX}CACHE_TO") \
+        or _repository(file.to, "cache.to")
+    read_only = _env_bool(env, "CACHE_READ_ONLY")
+    if read_only is None:
+        read_only = file.read_only
+    size = env.get(f"{ENV_PREFIX}CACHE_MAX_SIZE")
+    max_size = parse_size(size, f"{ENV_PREFIX}CACHE_MAX_SIZE") if size else (
+        parse_size(file.max_size, "cache.max-size") if file.max_size is not None
+        else DEFAULT_CACHE_MAX_SIZE)
+    return CacheSettings(
+        directory=default_cache_dir(env),
+        read=not flags.no_cache,
+        remote_from=remote_from,
+        remote_to=None if read_only else remote_to,
+        max_size=max_size,
+        required=flags.cache_required,
+        insecure=flags.insecure,
+    )
+
+
+def parse_size(value: str | int, where: str) -> int:
+    """Bytes from ``512MiB``, ``2 GB``, ``1.5GiB`` or a number of bytes."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE.match(value)
+    if match is None:
+        msg = f"{where}: {value!r} is not a size (e.g. '512MiB', '5GiB', '2GB')"
+        raise ConfigError(msg)
+    return int(float(match[1]) * _UNITS[match[2] or "B"])
+
+
+def _repository(value: str | None, where: str) -> str | None:
+    """A cache repository (``registry/name``, no tag: entries are tagged by their keys)."""
+    if not value:
+        return None
+    from wasmforge.oci.reference import parse_reference
+
+    try:
+        reference = parse_reference(value, what=where)
+    except UserError as error:
+        raise ConfigError(error.message) from None
+    if reference.tag or reference.digest:
+        msg = f"{where}: {value!r}: name a repository without a tag or digest (each cache " \
+              "entry is tagged by its key)"
+        raise ConfigError(msg)
+    return value
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool | None:
+    raw = env.get(f"{ENV_PREFIX}{name}")
+    if raw is None:
+        return None
+    if raw.strip().lower() in _TRUE:
+        return True
+    if raw.strip().lower() in _FALSE:
+        return False
+    msg = f"{ENV_PREFIX}{name}: expected 1/true/yes or 0/false/no, got {raw!r}"
+    raise ConfigError(msg)
 
 
 def _env_int(env: Mapping[str, str], name: str) -> int | None:

@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from wasmforge.build.manifest import BuildManifest, ManifestEntry
 from wasmforge.config.model import PackageConfig, WasmforgeConfig
 from wasmforge.errors import UserError
 from wasmforge.oci import mediatypes as mt
-from wasmforge.oci.buildinfo import BuiltTarget, read_build_manifest
 from wasmforge.oci.package import FormatName, PackageResult, expand_format, package_module
 
 
@@ -26,8 +26,8 @@ class Project:
     out_dir: Path
     profile: str
 
-    def built(self) -> dict[str, BuiltTarget]:
-        return read_build_manifest(self.out_dir, self.profile)
+    def built(self) -> BuildManifest:
+        return BuildManifest.read(self.out_dir, self.profile)
 
     def oci_dir(self, target: str) -> Path:
         return self.out_dir / self.profile / "oci" / target
@@ -57,24 +57,26 @@ def open_project(
 
 def package_targets(
     project: Project, targets: Sequence[str], env: Mapping[str, str], *, format_flag: str | None,
-    into: Path | None = None,
+    into: Path | None = None, built: BuildManifest | None = None,
 ) -> list[PackageResult]:
-    """Package each target into ``<out_dir>/<profile>/oci/<target>/``, or ``into/<target>/``."""
-    built = project.built()
+    """Package each target into ``<out_dir>/<profile>/oci/<target>/``, or ``into/<target>/``.
+    ``built`` is what a build just made; otherwise the build manifest on disk says."""
+    manifest = built or project.built()
     results = []
     for name in targets:
-        target = built.get(name)
+        target = manifest.targets.get(name)
         if target is None:
             msg = f"target {name!r} is not in the {project.profile} build output"
             raise UserError(msg, hint="run wasmforge build first")
         refuse_js_glue(target)
-        if not target.main.is_file():
-            msg = f"{target.main}: the built module of target {name!r} is missing"
+        main = target.main_path(manifest.directory)
+        if not main.is_file():
+            msg = f"{main}: the built module of target {name!r} is missing"
             raise UserError(msg, hint="run wasmforge build first")
         created = _created(project, target, env)
         choice = format_flag or project.package_config(name).format
         results.append(package_module(
-            target.main,
+            main,
             name=name,
             reference=project.reference(name),
             formats=expand_format(choice),
@@ -86,19 +88,7 @@ def package_targets(
     return results
 
 
-PACKAGE_HEADERS = ("target", "format", "manifest digest", "tar")
-
-
-def package_rows(results: Sequence[PackageResult]) -> list[list[str]]:
-    """One row per packaged format, for the human report of ``package`` and ``build``."""
-    return [
-        [result.name, packaged.format, packaged.manifest_digest, str(packaged.tar)]
-        for result in results
-        for packaged in result.formats
-    ]
-
-
-def refuse_js_glue(target: BuiltTarget) -> None:
+def refuse_js_glue(target: ManifestEntry) -> None:
     if not target.wasi:
         msg = (f"target {target.name!r} is Emscripten {target.environment or 'JS'} output "
                "(JavaScript glue + .wasm), not a WASI module; no Wasm runtime can run it as an "
@@ -107,10 +97,10 @@ def refuse_js_glue(target: BuiltTarget) -> None:
                         "ship the JS and .wasm as static files")
 
 
-def _created(project: Project, target: BuiltTarget, env: Mapping[str, str]) -> int:
+def _created(project: Project, target: ManifestEntry, env: Mapping[str, str]) -> int:
     from wasmforge.epoch import source_date_epoch
 
-    if not env.get("SOURCE_DATE_EPOCH", "").strip() and target.source_date_epoch is not None:
+    if not env.get("SOURCE_DATE_EPOCH", "").strip():
         return target.source_date_epoch  # the build's own timestamp, so both agree
     return source_date_epoch(project.root, env)
 

@@ -43,6 +43,7 @@ class RegistryClient:
     attempts: int = 4
     backoff: float = 0.5
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    timeout: tuple[float, float] = TIMEOUT  # connect, read (seconds)
     session: requests.Session = field(default_factory=requests.Session)
     _tokens: dict[str, str] = field(default_factory=dict)
     _basic: bool = False
@@ -94,6 +95,18 @@ class RegistryClient:
                    f"expected {manifest.digest}")
             raise RegistryError(msg)
         return manifest.digest
+
+    def manifest_exists(self, repository: str, reference: str) -> bool:
+        """``HEAD`` of a manifest: is it there (a cheap question before a GET)."""
+        response = self._send(
+            "HEAD", f"/v2/{repository}/manifests/{reference}", scope=self._scope(repository),
+            headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
+        )
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise self._error(response, f"checking manifest {reference}")
 
     def get_manifest(self, repository: str, reference: str) -> Blob:
         response = self._send(
@@ -208,7 +221,7 @@ class RegistryClient:
             sent["Authorization"] = authorization
         get_console().debug(f"{method} {url}")
         try:
-            return self.session.request(method, url, headers=sent, timeout=TIMEOUT,
+            return self.session.request(method, url, headers=sent, timeout=self.timeout,
                                         allow_redirects=True, **kwargs)
         except requests.exceptions.SSLError as error:
             msg = f"{self.registry}: TLS failed ({_short(error)})"
@@ -258,7 +271,7 @@ class RegistryClient:
                 raise RegistryError(msg)
             auth = (self.credentials.username, self.credentials.password)
         try:
-            answer = self.session.get(realm, params=query, auth=auth, timeout=TIMEOUT)
+            answer = self.session.get(realm, params=query, auth=auth, timeout=self.timeout)
         except (requests.ConnectionError, requests.Timeout) as error:
             msg = f"{self.registry}: token service {realm} unreachable ({_short(error)})"
             raise RegistryError(msg) from None

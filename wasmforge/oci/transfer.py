@@ -16,7 +16,7 @@ from wasmforge.oci.blob import Blob, canonical_json
 from wasmforge.oci.credentials import find_credentials
 from wasmforge.oci.layout import LoadedImage, blob_path, write_layout_dir
 from wasmforge.oci.reference import Reference
-from wasmforge.oci.registry import DEFAULT_CHUNK_SIZE, RegistryClient
+from wasmforge.oci.registry import DEFAULT_CHUNK_SIZE, TIMEOUT, RegistryClient
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class PushResult:
 def client_for(
     ref: Reference, env: Mapping[str, str], *, insecure: bool,
     chunk_size: int = DEFAULT_CHUNK_SIZE, attempts: int = 4,
+    timeout: tuple[float, float] = TIMEOUT,
 ) -> RegistryClient:
     return RegistryClient(ref.registry, credentials=find_credentials(ref.registry, env),
-                          insecure=insecure, chunk_size=chunk_size, attempts=attempts)
+                          insecure=insecure, chunk_size=chunk_size, attempts=attempts,
+                          timeout=timeout)
 
 
 def push_image(image: LoadedImage, ref: Reference, client: RegistryClient) -> PushResult:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wasmforge.optimize.invoke import ToolInvoker
+
+if TYPE_CHECKING:
+    from wasmforge.build.action import Action
 
 # Receives each line a tool prints, already prefixed with the target's name.
 LineSink = Callable[[str], None]
@@ -52,6 +56,10 @@ class Step:
     @property
     def program(self) -> str:
         return self.argv[0]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"description": self.description, "argv": list(self.argv), "cwd": self.cwd,
+                "env": dict(self.env)}
 
 
 def step_environment(
@@ -137,8 +145,10 @@ class Runner(ABC):
     def layout(self, scratch_root: Path) -> Layout:
         """How the tools see the project and ``scratch_root/<target>``."""
 
-    def prepare(self, toolchains: Iterable[str]) -> None:  # noqa: B027 - optional hook
-        """Get ready for these toolchain kinds (build images, find tools) before any step runs."""
+    @abstractmethod
+    def identity(self, action: Action) -> str:
+        """What pins the tools ``action`` runs with, for its cache key: the same on every machine
+        that has the same tools, and different whenever they differ."""
 
     @abstractmethod
     def run_step(
@@ -148,12 +158,16 @@ class Runner(ABC):
         """Run one step to completion; ToolchainError when it fails."""
 
     @abstractmethod
-    def invoker(self, toolchain: str, *, target: str, epoch: int) -> ToolInvoker:
-        """A ToolInvoker for the optimiser that runs where this target's compiler ran."""
+    def invoker(self, toolchain: str, *, target: str, scratch: Path, epoch: int) -> ToolInvoker:
+        """A ToolInvoker for the optimiser (working in dirs below the target's ``scratch`` dir)
+        that runs that toolchain's tools."""
 
     @abstractmethod
     def toolchain_id(self, toolchain: str) -> str | None:
         """What identifies the exact toolchain (an image id), for the build manifest."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the runner started (containers); called once the build is over."""
 
     def describe(self) -> str:
         return self.name

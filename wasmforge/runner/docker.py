@@ -1,25 +1,27 @@
-"""The ``docker`` runner: each step in its toolchain's pinned image, hermetic, through the Engine API.
+"""The ``docker`` runner: every step in its toolchain's pinned image, hermetic, through the Engine API.
 
-A step's container has no network, runs as the invoking uid:gid (so files it writes stay the user's),
-sees the project read-only at ``/src`` and exactly one writable dir at ``/out``, and is removed
-whatever happens: success, failure, or Ctrl-C (the executor calls ``cancellation.stop_all``).
+A build starts at most one container per toolchain (per pass of ``--check-reproducible``), and only
+when a step of that toolchain has to run: a build served from the cache starts none. Each step and
+each optimiser tool is one ``docker exec`` in it. The container has no network, runs as the invoking
+uid:gid (so files it writes stay the user's), sees the project read-only at ``/src`` and exactly one
+writable dir, the build's scratch dir, at ``/out`` (each target works in ``/out/<target>``), and is
+gone when the build ends, fails, or is interrupted (see ``container``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wasmforge.build.action import Action
 from wasmforge.console import get_console
-from wasmforge.errors import EngineUnavailableError, ToolchainError
 from wasmforge.optimize.invoke import ToolInvoker, tool_failure
 from wasmforge.runner.base import (
     Layout,
@@ -31,6 +33,7 @@ from wasmforge.runner.base import (
     prepare_scratch,
     step_environment,
 )
+from wasmforge.runner.container import CONTAINER_LABEL, Mount, ToolchainContainer
 from wasmforge.runner.local import step_failed
 
 if TYPE_CHECKING:
@@ -39,9 +42,6 @@ if TYPE_CHECKING:
 
 SRC_MOUNT = "/src"
 OUT_MOUNT = "/out"
-# Where the optimiser's working dir is mounted for its wasm-opt / wasm-validate runs.
-WORK_MOUNT = "/work"
-CONTAINER_LABEL = "wasmforge"
 
 # Compiler messages name files as the container sees them (/src/main.c); show them relative to the
 # project, as the user's editor and terminal know them.
@@ -85,7 +85,12 @@ class DockerRunner(Runner):
         self.config = config
         self._client = client
         self._images: dict[str, ToolchainImage] = {}
+        self._identities: dict[str, str] = {}
         self._images_lock = threading.Lock()
+        # One container per (toolchain, scratch root), started on first use.
+        self._containers: dict[tuple[str, Path], ToolchainContainer] = {}
+        self._container_locks: dict[tuple[str, Path], threading.Lock] = {}
+        self._containers_lock = threading.Lock()
 
     @property
     def client(self) -> Any:
@@ -96,14 +101,17 @@ class DockerRunner(Runner):
         return self._client
 
     def layout(self, scratch_root: Path) -> Layout:
-        del scratch_root  # every target's own dir is mounted at the same place
-        return Layout(src=SRC_MOUNT, out_base=OUT_MOUNT, per_target=False)
+        del scratch_root  # the scratch root is mounted at /out whatever its host path
+        return Layout(src=SRC_MOUNT, out_base=OUT_MOUNT, per_target=True)
 
-    def prepare(self, toolchains: Iterable[str]) -> None:
-        """Build (or find) each toolchain image once, before targets run in parallel."""
-        self.client  # noqa: B018 - fail early, with the engine's hint, if no engine answers
-        for kind in sorted(set(toolchains)):
-            self.image(kind)
+    def identity(self, action: Action) -> str:
+        with self._images_lock:
+            if action.toolchain not in self._identities:
+                from wasmforge.toolchains.images import identity
+
+                self._identities[action.toolchain] = identity(action.toolchain, self.config,
+                                                              self.root)
+            return self._identities[action.toolchain]
 
     def image(self, kind: str) -> ToolchainImage:
         with self._images_lock:
@@ -123,86 +131,72 @@ class DockerRunner(Runner):
     ) -> None:
         prepare_scratch(scratch, step)
         image = self.image(toolchain)
+        box = self._container(toolchain, scratch.parent)
         env = step_environment(layout.out(target), epoch, dict(image.env), dict(step.env))
-        mounts = [(str(self.root), SRC_MOUNT, "ro"), (str(scratch), OUT_MOUNT, "rw")]
-        status = self._run(
-            image, step.argv, cwd=step.cwd, env=env, mounts=mounts, target=target,
-            on_line=prefixed(target, sink, partial(show_project_paths, project=str(self.root))),
-        )
+        self._log(target, image, box, step.argv, step.cwd, env)
+        splitter = LineSplitter(
+            prefixed(target, sink, partial(show_project_paths, project=str(self.root))))
+        status = box.run(step.argv, cwd=step.cwd, env=env, on_output=splitter.feed)
+        splitter.close()
         if status != 0:
             raise step_failed(target, step, status)
 
-    def invoker(self, toolchain: str, *, target: str, epoch: int) -> ToolInvoker:
+    def invoker(self, toolchain: str, *, target: str, scratch: Path, epoch: int) -> ToolInvoker:
         image = self.image(toolchain)
+        box = self._container(toolchain, scratch.parent)
 
         def invoke(argv: Sequence[str], cwd: Path) -> None:
-            lines: list[str] = []
+            inside = f"{OUT_MOUNT}/{cwd.relative_to(scratch.parent).as_posix()}"
             # The optimiser's dir holds only its files: home and temp go to the container's /tmp.
             env = {**image.env, "SOURCE_DATE_EPOCH": str(epoch), "HOME": "/tmp", "TMPDIR": "/tmp"}
-            status = self._run(
-                image, argv, cwd=WORK_MOUNT, env=env, mounts=[(str(cwd), WORK_MOUNT, "rw")],
-                target=target, on_line=lines.append,
-            )
+            self._log(target, image, box, argv, inside, env)
+            output: list[bytes] = []
+            status = box.run(argv, cwd=inside, env=env, on_output=output.append)
             if status != 0:
-                raise tool_failure(argv[0], status, "\n".join(lines).encode())
+                raise tool_failure(argv[0], status, b"".join(output))
 
         return invoke
 
-    def _run(
-        self, image: ToolchainImage, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-        mounts: Sequence[tuple[str, str, str]], target: str, on_line: Callable[[str], None],
-    ) -> int:
-        """Run one container to the end, streaming its output; always remove it. Its exit status."""
-        from docker.errors import DockerException, NotFound
-        from requests.exceptions import RequestException
+    def close(self) -> None:
+        """End every container this runner started, and wait until the engine removed them."""
+        with self._containers_lock:
+            boxes = list(self._containers.values())
+            self._containers.clear()
+        for box in boxes:
+            box.close(wait=True)
 
-        user = user_spec()
-        get_console().debug(f"[{target}] + " + docker_run_line(
-            image.reference, argv, cwd=cwd, env=env, mounts=mounts, user=user))
-        name = f"wasmforge-{target}-{uuid.uuid4().hex[:10]}"
-        splitter = LineSplitter(on_line)
-        container: Any = None
-        try:
+    def _container(self, toolchain: str, scratch_root: Path) -> ToolchainContainer:
+        key = (toolchain, scratch_root)
+        with self._containers_lock:
+            lock = self._container_locks.setdefault(key, threading.Lock())
+        with lock:  # one start per toolchain even when several targets need it at once
+            with self._containers_lock:
+                box = self._containers.get(key)
+            if box is not None:
+                return box
             if self.cancellation.cancelled:
                 raise KeyboardInterrupt
-            container = self.client.containers.create(
-                image.image_id, command=list(argv), name=name, working_dir=cwd, user=user,
-                network_mode="none", environment=dict(env),
-                volumes={host: {"bind": inside, "mode": mode} for host, inside, mode in mounts},
-                labels={CONTAINER_LABEL: "1", f"{CONTAINER_LABEL}.target": target},
-                detach=True,
+            image = self.image(toolchain)
+            box = ToolchainContainer(
+                self.client, image.image_id, user=user_spec(),
+                mounts=[Mount(str(self.root), SRC_MOUNT, read_only=True),
+                        Mount(str(scratch_root), OUT_MOUNT, read_only=False)],
+                labels={f"{CONTAINER_LABEL}.toolchain": toolchain},
+                name=f"wasmforge-{toolchain}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
             )
-            self.cancellation.add(name, lambda: _remove(container))
-            if self.cancellation.cancelled:  # Ctrl-C came while the container was being created
-                raise KeyboardInterrupt
-            container.start()
-            for chunk in container.logs(stream=True, follow=True):
-                splitter.feed(chunk)
-            splitter.close()
-            status = int(container.wait()["StatusCode"])
-        except NotFound as error:
-            if self.cancellation.cancelled:
-                raise KeyboardInterrupt from None
-            msg = f"target {target!r}: container vanished: {error.explanation or error}"
-            raise ToolchainError(msg) from None
-        except (DockerException, RequestException) as error:
-            if self.cancellation.cancelled:
-                raise KeyboardInterrupt from None
-            msg = f"the Docker engine failed while building target {target!r}: {error}"
-            raise EngineUnavailableError(
-                msg, hint="check that dockerd is running ('docker info'), or use --runner local"
-            ) from None
-        finally:
-            self.cancellation.discard(name)
-            if container is not None:
-                _remove(container)
-        return status
+            self.cancellation.add(f"container:{toolchain}:{scratch_root}", box.close)
+            box.start()
+            with self._containers_lock:
+                self._containers[key] = box
+            return box
 
+    def _log(
+        self, target: str, image: ToolchainImage, box: ToolchainContainer, argv: Sequence[str],
+        cwd: str, env: Mapping[str, str],
+    ) -> None:
+        console = get_console()
+        if console.verbose:
+            mounts = [(m.host, m.container, m.mode) for m in box.mounts]
+            console.debug(f"[{target}] + " + docker_run_line(
+                image.reference, argv, cwd=cwd, env=env, mounts=mounts, user=box.user))
 
-def _remove(container: Any) -> None:
-    """Kill and remove a container; quietly, since it may already be gone."""
-    from docker.errors import DockerException
-    from requests.exceptions import RequestException
-
-    with contextlib.suppress(DockerException, RequestException):
-        container.remove(force=True)

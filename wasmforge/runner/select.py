@@ -8,25 +8,24 @@ from pathlib import Path
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.console import get_console
 from wasmforge.errors import EngineUnavailableError, ToolNotFoundError
+from wasmforge.kinds import driver_of
 from wasmforge.runner.base import Runner
 from wasmforge.runner.docker import DockerRunner
 from wasmforge.runner.local import LocalRunner, find_program
-
-# The program each toolchain kind starts with; `auto` falls back to local only if all needed exist.
-_DRIVERS = {"wasi-sdk": "clang", "rust": "cargo", "emscripten": "emcc"}
 
 
 def select_runner(
     name: str, root: Path, config: WasmforgeConfig, toolchains: set[str]
 ) -> Runner:
     """``docker`` or ``local`` as asked; ``auto``: docker if an engine answers, else local if the
-    tools are on PATH, else the engine's error (which says what to do)."""
+    tools are on PATH, else the engine's error (which says what to do).
+
+    ``docker`` connects to the engine only when a step has to run: a build that the cache answers
+    needs no engine at all."""
     if name == "local":
         return LocalRunner(root)
     if name == "docker":
-        runner = DockerRunner(root, config)
-        runner.client  # noqa: B018 - raises EngineUnavailableError with its hint
-        return runner
+        return DockerRunner(root, config)
     try:
         runner = DockerRunner(root, config)
         runner.client  # noqa: B018
@@ -40,7 +39,7 @@ def select_runner(
 
 def _host_has_tools(toolchains: set[str]) -> bool:
     for kind in toolchains:
-        driver = _DRIVERS.get(kind)
+        driver = driver_of(kind)
         if driver is None:
             continue
         try:

@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING
 
 from wasmforge.console import Console
 from wasmforge.errors import ConfigError, RegistryError, ToolchainError, UserError
+from wasmforge.kinds import IMAGE_KINDS
 from wasmforge.toolchains import base as base_images
 from wasmforge.toolchains.builder import LABEL_PREFIX, build_image
 from wasmforge.toolchains.lock import BaseRecord, LockEntry, LockFile, lock_path
-from wasmforge.toolchains.probe import installed_packages
+from wasmforge.toolchains.probe import ImageProbe, installed_packages
 from wasmforge.toolchains.recipe import BaseSpec, Recipe, VerifyCheck, load_base, load_recipe
 from wasmforge.toolchains.recipe import shipped_recipe as load_shipped_recipe
 from wasmforge.toolchains.tagging import image_tag, recipe_digest
@@ -30,7 +31,9 @@ if TYPE_CHECKING:
 
     from wasmforge.config.model import ToolchainOverride, WasmforgeConfig
 
-IMAGE_KINDS = ("wasi-sdk", "rust", "emscripten")
+__all__ = ["IMAGE_KINDS", "ToolchainImage", "ToolchainSource", "ensure_image", "identity",
+           "resolve_source"]
+
 OVERRIDE_IMAGE = "image"
 OVERRIDE_RECIPE = "recipe"
 
@@ -133,10 +136,27 @@ def tag_for(source: ToolchainSource, base: BaseSpec | None = None) -> str:
     """The content tag of a recipe source (a pinned image is its own reference)."""
     if source.pinned_image is not None:
         return pinned_reference(source.pinned_image)
+    return image_tag(_image_name(source), _recipe_digest(source, base))
+
+
+def identity(kind: str, config: WasmforgeConfig | None, root: Path | None = None) -> str:
+    """What pins the toolchain ``kind`` under ``config``, the same on every machine: the full hash
+    of its recipe (which pins every package and the base image), or a prebuilt image's digest.
+    Never the local image id, which differs between two engines that built the same recipe."""
+    source = resolve_source(kind, config, root)
+    if source.pinned_image is not None:
+        return f"image:{pinned_reference(source.pinned_image)}"
+    return f"recipe:{_image_name(source)}:{_recipe_digest(source, None)}"
+
+
+def _image_name(source: ToolchainSource) -> str:
+    return source.kind if source.override is None else f"{source.kind}-custom"
+
+
+def _recipe_digest(source: ToolchainSource, base: BaseSpec | None) -> str:
     assert source.recipe is not None
-    identity = (base or load_base()).image if source.uses_base else ""
-    name = source.kind if source.override is None else f"{source.kind}-custom"
-    return image_tag(name, recipe_digest(source.recipe.directory, identity))
+    base_identity = (base or load_base()).image if source.uses_base else ""
+    return recipe_digest(source.recipe.directory, base_identity)
 
 
 def pinned_reference(reference: str) -> str:
@@ -246,7 +266,8 @@ def _record(
     """Read the package versions back from the image, check the pins, and write the lock entry."""
     assert source.recipe is not None
     try:
-        packages = installed_packages(client, image_id)
+        with ImageProbe(client, image_id) as probe:
+            packages = installed_packages(probe)
     except ToolchainError:
         if source.recipe.packages:
             raise

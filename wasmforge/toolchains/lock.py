@@ -13,7 +13,6 @@ an advisory lock on a sibling file, so two builds at once cannot lose each other
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from wasmforge.errors import UserError
-from wasmforge.fsutil import atomic_write_bytes
+from wasmforge.fsutil import atomic_write_bytes, file_lock
 
 LOCK_VERSION = 1
 LOCK_ENV = "WASMFORGE_TOOLCHAINS_LOCK"
@@ -112,18 +111,14 @@ class LockFile:
         # flock locks belong to an open file, so each purpose has its own guard file: a build that
         # records its entry takes "write" while holding "build" without deadlocking on itself.
         guard = self.path.with_name(f"{self.path.name}.{purpose}-guard")
+        held = contextlib.ExitStack()
         try:
-            guard.parent.mkdir(parents=True, exist_ok=True)
-            handle = guard.open("a")
+            held.enter_context(file_lock(guard))
         except OSError as error:  # e.g. a CI container whose HOME is not writable
             msg = f"{self.path.parent}: cannot write the toolchain lock: {error.strerror}"
             raise UserError(msg, hint="set XDG_CACHE_HOME to a writable directory") from None
-        with handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with held:
+            yield
 
     def _read(self) -> dict[str, Any]:
         try:

@@ -1,24 +1,24 @@
 """Running short commands inside a toolchain image: hermetic (network off), as a non-root user.
 
 This is how ``toolchains verify`` checks tools and how the lock reads package versions back with
-dpkg-query. Each command gets its own container, removed afterwards whatever happens.
+dpkg-query. A :class:`ImageProbe` is one container (see ``wasmforge.runner.container``) in which
+each command is one exec; the container is gone when the block ends, whatever happens.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
-from wasmforge.errors import ToolchainError
+from wasmforge.errors import EngineUnavailableError, ToolchainError
+from wasmforge.runner.container import ToolchainContainer
 
 if TYPE_CHECKING:
     import docker
 
 # Builds run as the invoking user's uid, which the image does not know: so do the checks.
 PROBE_USER = "1000:1000"
-PROBE_TIMEOUT_SECONDS = 300
 
 
 @dataclass(frozen=True)
@@ -27,54 +27,44 @@ class ProbeResult:
     output: str  # stdout and stderr, interleaved as the command wrote them
 
 
-def run_in_image(
-    client: docker.DockerClient,
-    image: str,
-    command: Sequence[str],
-    *,
-    user: str = PROBE_USER,
-    environment: Mapping[str, str] | None = None,
-) -> ProbeResult:
-    """Run ``command`` in ``image`` with ``--network none`` as ``user`` and collect its output."""
-    from docker.errors import DockerException
+class ImageProbe:
+    """``with ImageProbe(client, image) as probe: probe.run([...])``."""
 
-    container = None
-    try:
-        container = client.containers.create(
-            image,
-            command=list(command),
-            user=user,
-            network_mode="none",
-            environment=dict(environment or {}),
-            working_dir="/tmp",
-            entrypoint=[],
-        )
+    def __init__(self, client: docker.DockerClient, image: str, *, user: str = PROBE_USER) -> None:
+        self.image = image
+        self._box = ToolchainContainer(client, image, user=user)
+
+    def __enter__(self) -> Self:
         try:
-            container.start()
-        except DockerException as error:
-            if "executable file not found" in str(error):
-                # What a shell would say: the tool is not in this image.
-                return ProbeResult(exit_code=127, output=f"{command[0]}: command not found")
-            raise
-        status = container.wait(timeout=PROBE_TIMEOUT_SECONDS)
-        output = container.logs(stdout=True, stderr=True).decode("utf-8", errors="replace")
-        return ProbeResult(exit_code=int(status.get("StatusCode", -1)), output=output)
-    except DockerException as error:
-        text = " ".join(str(getattr(error, "explanation", None) or error).split())
-        msg = f"{image}: cannot run {command[0]!r}: {text[:300]}"
-        raise ToolchainError(msg) from None
-    finally:
-        if container is not None:
-            # Already gone is fine: there is nothing left to clean up.
-            with contextlib.suppress(DockerException):
-                container.remove(force=True)
+            self._box.start()
+        except EngineUnavailableError as error:
+            msg = f"{self.image}: cannot run commands in it: {error.message}"
+            raise ToolchainError(msg) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._box.close(wait=True)
+
+    def run(self, command: Sequence[str], environment: Mapping[str, str] | None = None
+            ) -> ProbeResult:
+        """Run ``command`` with ``--network none`` as the probe's user and collect its output."""
+        output: list[bytes] = []
+        try:
+            code = self._box.run(command, cwd="/tmp", env=dict(environment or {}),
+                                 on_output=output.append)
+        except EngineUnavailableError as error:
+            msg = f"{self.image}: cannot run {command[0]!r}: {error.message}"
+            raise ToolchainError(msg) from None
+        text = b"".join(output).decode("utf-8", errors="replace")
+        if code == 127 and "executable file not found" in text:
+            text = f"{command[0]}: command not found"  # what a shell would say
+        return ProbeResult(exit_code=code, output=text)
 
 
-def installed_packages(client: docker.DockerClient, image: str) -> dict[str, str]:
-    """Every installed Debian package of ``image`` and its version, read with dpkg-query."""
-    result = run_in_image(
-        client, image, ["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"]
-    )
+def installed_packages(probe: ImageProbe) -> dict[str, str]:
+    """Every installed Debian package of the probed image and its version, read with dpkg-query."""
+    image = probe.image
+    result = probe.run(["dpkg-query", "-W", "-f", "${db:Status-Abbrev}\t${Package}\t${Version}\n"])
     if result.exit_code != 0:
         msg = f"{image}: dpkg-query failed: {result.output.strip()[-200:]}"
         raise ToolchainError(msg)

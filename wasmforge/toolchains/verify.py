@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wasmforge.toolchains.lock import LockEntry
-from wasmforge.toolchains.probe import installed_packages, run_in_image
+from wasmforge.toolchains.probe import ImageProbe, installed_packages
 from wasmforge.toolchains.recipe import VerifyCheck
 
 if TYPE_CHECKING:
@@ -68,22 +68,21 @@ def check_pins(packages: Mapping[str, str], pins: Mapping[str, str]) -> CheckRes
 
 
 def run_checks(
-    client: docker.DockerClient,
-    image: str,
+    probe: ImageProbe,
     checks: Sequence[VerifyCheck],
     *,
     environment: Mapping[str, str],
     judge_versions: bool,
 ) -> list[CheckResult]:
-    """Run every check command in ``image``; see the module docstring for what passes."""
+    """Run every check command in the probed image; see the module docstring for what passes."""
     results = []
     for check in checks:
-        probe = run_in_image(client, image, check.command, environment=environment)
-        lines = [line.strip() for line in probe.output.splitlines() if line.strip()]
+        ran = probe.run(check.command, environment)
+        lines = [line.strip() for line in ran.output.splitlines() if line.strip()]
         proof = next((line for line in lines if check.expect in line), None)
-        if probe.exit_code != 0:
+        if ran.exit_code != 0:
             last = lines[-1] if lines else "no output"
-            results.append(CheckResult(check.name, False, f"exit {probe.exit_code}: {last}"))
+            results.append(CheckResult(check.name, False, f"exit {ran.exit_code}: {last}"))
         elif judge_versions and proof is None:
             seen = lines[0] if lines else "no output"
             results.append(
@@ -115,15 +114,11 @@ def verify_source(
     results = [CheckResult("present", True, reference), check_lock(str(image.id), entry)]
     image_env = image.attrs.get("Config", {}).get("Env") or []
     results.append(check_env(image_env, source.env))
-    if source.recipe is not None and source.recipe.packages:
-        results.append(check_pins(installed_packages(client, reference), source.recipe.packages))
-    results.extend(
-        run_checks(
-            client,
-            reference,
-            source.checks,
-            environment=source.env,
-            judge_versions=source.judge_versions,
+    with ImageProbe(client, reference) as probe:  # one container for every check
+        if source.recipe is not None and source.recipe.packages:
+            results.append(check_pins(installed_packages(probe), source.recipe.packages))
+        results.extend(
+            run_checks(probe, source.checks, environment=source.env,
+                       judge_versions=source.judge_versions)
         )
-    )
     return results

@@ -1,0 +1,232 @@
+"""The local cache store: output files as blobs by digest, action records by key.
+
+    <cache dir>/blobs/sha256/ab/abcd…        one file per distinct output, named by its digest
+    <cache dir>/actions/12/1234…/<variant>.json   the results of one action key (one per set of
+                                                 headers read: another branch adds a variant)
+    <cache dir>/stamps/<id>.json              the last build of a project (see ``stamp``)
+
+Every write goes to a temporary file and is renamed into place, so several wasmforge processes can
+share the store without locks: a reader sees a whole file or none. Nothing is trusted on the way
+out: a record that does not parse, names a missing blob, or a blob whose bytes do not match its
+digest is dropped with a warning and the action runs again. Pruning (``maintenance``) takes the
+store's lock; a build racing with it at worst rebuilds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
+
+CACHE_DIR_ENV = "WASMFORGE_CACHE_DIR"
+# Results kept per action key: enough for a few branches that include different headers.
+VARIANTS_PER_KEY = 8
+_CHUNK = 1 << 20
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    """``WASMFORGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/wasmforge/build-cache`` (``~/.cache``)."""
+    if env.get(CACHE_DIR_ENV):
+        return Path(env[CACHE_DIR_ENV]).expanduser()
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return Path(base) / "wasmforge" / "build-cache"
+
+
+def hex_of(digest: str) -> str:
+    return digest.removeprefix("sha256:")
+
+
+class LocalStore:
+    def __init__(self, root: Path, *, warn: Callable[[str], None]) -> None:
+        self.root = root
+        self._warn = warn
+
+    # Layout ---------------------------------------------------------------------------------
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+    @property
+    def actions_dir(self) -> Path:
+        return self.root / "actions"
+
+    @property
+    def stamps_dir(self) -> Path:
+        return self.root / "stamps"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / "lock"
+
+    def blob_path(self, digest: str) -> Path:
+        name = hex_of(digest)
+        return self.blobs_dir / name[:2] / name
+
+    def entry_dir(self, key: str) -> Path:
+        return self.actions_dir / key[:2] / key
+
+    # Lookups --------------------------------------------------------------------------------
+
+    def lookup(
+        self, key: str, deps_match: Callable[[Mapping[str, str]], bool]
+    ) -> ActionRecord | None:
+        """The newest result of ``key`` whose recorded dependencies still hold, or None."""
+        for path in self._variants(key):
+            try:
+                record = ActionRecord.from_bytes(path.read_bytes(), key=key)
+                if record.variant != path.stem:
+                    msg = "its dependencies do not match its name"
+                    raise DamagedEntry(msg)
+            except FileNotFoundError:
+                continue  # pruned meanwhile
+            except (DamagedEntry, OSError) as error:
+                self.drop(path, f"cache entry {key[:12]}: {error}")
+                continue
+            if not deps_match(record.deps):
+                continue
+            missing = [p for p, out in record.outputs.items() if not self._blob_present(out)]
+            if missing:
+                self.drop(path, f"cache entry {key[:12]}: blob of {missing[0]} is missing or "
+                          "truncated")
+                continue
+            self._touch(path, *(self.blob_path(out.digest) for out in record.outputs.values()))
+            return record
+        return None
+
+    def _variants(self, key: str) -> list[Path]:
+        """The stored results of ``key``, most recently used first."""
+        found = []
+        with contextlib.suppress(OSError):
+            for path in self.entry_dir(key).glob("*.json"):
+                with contextlib.suppress(OSError):
+                    found.append((path.stat().st_mtime_ns, path))
+        return [path for _, path in sorted(found, reverse=True)]
+
+    def _blob_present(self, out: OutputFile) -> bool:
+        try:
+            return self.blob_path(out.digest).stat().st_size == out.size
+        except OSError:
+            return False
+
+    # Writes ---------------------------------------------------------------------------------
+
+    def save(self, record: ActionRecord, files: Mapping[str, Path]) -> None:
+        """Keep ``record`` with the output files it names (``files``: its paths -> where they are
+        now). Each file is copied in and checked against its digest on the way."""
+        for path, out in record.outputs.items():
+            self.put_file(files[path], out.digest)
+        directory = self.entry_dir(record.key)
+        self._write(directory / f"{record.variant}.json", record.to_bytes())
+        for stale in self._variants(record.key)[VARIANTS_PER_KEY:]:
+            stale.unlink(missing_ok=True)
+
+    def put_file(self, source: Path, digest: str) -> None:
+        """Copy ``source`` in as the blob ``digest`` (checked while copying) unless it is there."""
+        target = self.blob_path(digest)
+        with contextlib.suppress(OSError):
+            if target.stat().st_size == source.stat().st_size:
+                self._touch(target)
+                return
+        with source.open("rb") as handle, self._staged(target) as (staged, sink):
+            hasher = hashlib.sha256()
+            for block in iter(lambda: handle.read(_CHUNK), b""):
+                hasher.update(block)
+                sink.write(block)
+            if f"sha256:{hasher.hexdigest()}" != digest:
+                staged.discard = True
+                msg = f"{source}: changed while it was being cached"
+                raise OSError(msg)
+
+    def put_bytes(self, data: bytes, digest: str) -> None:
+        """Keep ``data`` as the blob ``digest`` (a DamagedEntry if it is not that)."""
+        if f"sha256:{hashlib.sha256(data).hexdigest()}" != digest:
+            msg = f"blob {digest[:19]} arrived with other content"
+            raise DamagedEntry(msg)
+        target = self.blob_path(digest)
+        if not target.is_file():
+            with self._staged(target) as (_, sink):
+                sink.write(data)
+
+    def materialize(self, out: OutputFile, dest: Path) -> None:
+        """Write the blob of ``out`` to ``dest`` (atomically), checking its digest on the way; a
+        DamagedEntry, and the blob gone, if it does not match."""
+        source = self.blob_path(out.digest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.sha256()
+        size = 0
+        try:
+            handle = source.open("rb")
+        except FileNotFoundError:
+            msg = f"blob {out.digest[:19]} is missing"
+            raise DamagedEntry(msg) from None
+        with handle, self._staged(dest) as (staged, sink):
+            for block in iter(lambda: handle.read(_CHUNK), b""):
+                hasher.update(block)
+                size += len(block)
+                sink.write(block)
+            if f"sha256:{hasher.hexdigest()}" != out.digest or size != out.size:
+                staged.discard = True
+                source.unlink(missing_ok=True)
+                msg = f"blob {out.digest[:19]} is damaged (its bytes do not match its digest)"
+                raise DamagedEntry(msg)
+        dest.chmod(0o755 if out.executable else 0o644)
+
+    def read_blob(self, out: OutputFile) -> bytes:
+        """The checked bytes of a blob (for uploading it to a registry)."""
+        try:
+            data = self.blob_path(out.digest).read_bytes()
+        except FileNotFoundError:
+            msg = f"blob {out.digest[:19]} is missing"
+            raise DamagedEntry(msg) from None
+        if f"sha256:{hashlib.sha256(data).hexdigest()}" != out.digest:
+            self.blob_path(out.digest).unlink(missing_ok=True)
+            msg = f"blob {out.digest[:19]} is damaged"
+            raise DamagedEntry(msg)
+        return data
+
+    def drop(self, entry: Path, why: str) -> None:
+        """Remove a damaged entry, saying so once: the action runs again instead."""
+        self._warn(f"{why}; dropped it, building again")
+        with contextlib.suppress(OSError):
+            entry.unlink()
+
+    def drop_record(self, record: ActionRecord, why: str) -> None:
+        self.drop(self.entry_dir(record.key) / f"{record.variant}.json", why)
+
+    # Helpers --------------------------------------------------------------------------------
+
+    def _write(self, path: Path, data: bytes) -> None:
+        with self._staged(path) as (_, sink):
+            sink.write(data)
+
+    @contextlib.contextmanager
+    def _staged(self, path: Path) -> Iterator[tuple[_Staged, BinaryIO]]:
+        """A temporary file next to ``path``, renamed onto it at the end unless discarded."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        staged = _Staged()
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                yield staged, sink
+            if not staged.discard:
+                Path(name).replace(path)
+        finally:
+            Path(name).unlink(missing_ok=True)
+
+    @staticmethod
+    def _touch(*paths: Path) -> None:
+        """Mark as just used (pruning drops the least recently used first)."""
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.utime(path)
+
+
+class _Staged:
+    discard = False
