@@ -141,7 +141,9 @@ def human_size(count: int) -> str:
         return f"{count} B"
     if abs(count) < 1024 * 1024:
         return f"{count / 1024:.1f} KiB"
-    return f"{count / (1024 * 1024):.1f} MiB"
+    if abs(count) < 1024**3:
+        return f"{count / (1024 * 1024):.1f} MiB"
+    return f"{count / 1024**3:.1f} GiB"
 
 
 _current = Console()

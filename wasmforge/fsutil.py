@@ -50,6 +50,17 @@ def file_lock(guard: Path, *, shared: bool = False) -> Iterator[None]:
 
 
 @contextmanager
+def directory_lock(directory: Path) -> Iterator[None]:
+    """An advisory lock on a directory itself (no lock file left in it), held for the block."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+@contextmanager
 def atomic_dir(path: Path) -> Iterator[Path]:
     """A temporary directory next to ``path`` that replaces it whole if the block succeeds."""
     path = path.resolve()

@@ -9,13 +9,21 @@ from typing import Any
 
 import pytest
 
-from wasmforge.build.plan import HOST_TOOLCHAIN, BuildPlan, TargetPlan, plan_build
+from wasmforge.build.plan import (
+    ABSTRACT_LAYOUT,
+    HOST_TOOLCHAIN,
+    OPTIMIZED_DIR,
+    BuildPlan,
+    TargetPlan,
+    plan_build,
+)
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.config.resolve import resolve_profile
 from wasmforge.errors import ConfigError
 from wasmforge.runner.base import Layout
 
-CONTAINER = Layout(src="/src", out_base="/out")
+# What containers see, and what cache keys are made of: the project at /src, /out/<target>.
+CONTAINER = ABSTRACT_LAYOUT
 
 
 def _config(text: str) -> WasmforgeConfig:
@@ -54,23 +62,68 @@ libs = ["m"]
 """
 
 
-def test_c_command_compiles_and_links_in_one_clang_run(tmp_path: Path) -> None:
+def test_c_sources_compile_one_by_one_then_link(tmp_path: Path) -> None:
     _files(tmp_path, "src/b.c", "src/a.c", "include/x.h")
     target = _only(_plan(tmp_path, C_TARGET))
-    (step,) = target.steps
+    # globbed and sorted: the command lines, and with them the module, do not depend on the disk
+    compile_a, compile_b, link = target.actions
+    assert [a.name for a in target.actions] == ["compile src/a.c", "compile src/b.c", "link"]
+    (step,) = compile_a.steps
     assert step.argv == (
         "clang", "--target=wasm32-wasi", "-O0", "-g",
-        "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out=/out",
+        "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out/hello=/out",
         "-I/src/include", '-DNAME="x y"', "-DDEBUG", "-Wall",
-        "/src/src/a.c", "/src/src/b.c",  # globbed and sorted: the command line is stable
-        "-lm", "-o", "/out/hello.wasm",
+        "-MD", "-MF", "/out/hello/.wasmforge/obj/src/a.c.d",
+        "-c", "/src/src/a.c", "-o", "/out/hello/.wasmforge/obj/src/a.c.o",
     )
     assert step.cwd == "/src"
+    assert compile_a.sources == ("src/a.c",)
+    assert compile_a.produces == (".wasmforge/obj/src/a.c.o",)
+    assert compile_a.depfiles == (".wasmforge/obj/src/a.c.d",)
+    assert compile_b.sources == ("src/b.c",)
+    assert link.steps[0].argv == (
+        "clang", "--target=wasm32-wasi", "-O0", "-g",
+        "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out/hello=/out", "-Wall",
+        "/out/hello/.wasmforge/obj/src/a.c.o", "/out/hello/.wasmforge/obj/src/b.c.o",
+        "-lm", "-Wl,--trace", "-o", "/out/hello/hello.wasm",
+    )
+    assert link.after == ("compile src/a.c", "compile src/b.c")
+    assert link.consumes == (".wasmforge/obj/src/a.c.o", ".wasmforge/obj/src/b.c.o")
+    assert link.trace
     assert target.toolchain == "wasi-sdk"
     assert target.main_module == "hello.wasm"
     assert [(o.produced, o.name) for o in target.outputs] == [("hello.wasm", "hello.wasm")]
     assert target.inputs == ("src/a.c", "src/b.c")
     assert not target.js_glue
+    assert not target.optimize  # the debug profile runs no wasm-opt
+
+
+def test_release_plans_an_optimize_action_over_the_linked_module(tmp_path: Path) -> None:
+    _files(tmp_path, "src/a.c", "include/x.h")
+    target = _only(_plan(tmp_path, C_TARGET, profile="release"))
+    optimize = target.actions[-1]
+    assert optimize.kind == "optimize"
+    assert optimize.toolchain == "wasi-sdk"  # the pinned binaryen of the target's own image
+    assert optimize.consumes == ("hello.wasm",)
+    assert optimize.produces == (f"{OPTIMIZED_DIR}/hello.wasm",)
+    assert optimize.after == ("link",)
+    assert ("opt-level", "'s'") in optimize.params
+    assert target.outputs[0].produced == f"{OPTIMIZED_DIR}/hello.wasm"
+    assert target.outputs[0].name == "hello.wasm"
+
+
+def test_link_inputs_named_by_flags_are_declared(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c", "lib/libx.a", "exports.txt")
+    target = _only(_plan(tmp_path, """
+[targets.t]
+kind = "wasi-sdk"
+sources = ["a.c"]
+ldflags = ["-Llib", "-Wl,--export-file=exports.txt", "-Wl,--no-entry"]
+libs = ["x"]
+"""))
+    link = target.action("link")
+    assert link.sources == ("exports.txt",)
+    assert link.trees == ("lib",)
 
 
 def test_release_profile_optimises_for_size_without_debug_info(tmp_path: Path) -> None:
@@ -101,7 +154,7 @@ kind = "wasi-sdk"
 sources = ["lib.c"]
 exec-model = "reactor"
 exports = ["add", "fib"]
-""")).steps[0].argv
+""")).action("link").steps[0].argv
     assert "-mexec-model=reactor" in argv
     assert argv.index("-Wl,--export=add") < argv.index("-Wl,--export=fib")
 
@@ -133,8 +186,10 @@ env = { EXTRA = "1" }
 """))
     (step,) = target.steps
     assert step.argv == ("sh", "-c", "make OUT=$WASMFORGE_OUT")
+    (action,) = target.actions
+    assert action.trees == (".",)  # a build command may read anything in its project
     env = dict(step.env)
-    assert env["WASMFORGE_OUT"] == "/out"
+    assert env["WASMFORGE_OUT"] == "/out/made"
     assert env["CC"] == "clang"
     assert env["CXX"] == "clang++"
     assert "--target=wasm32-wasi" in env["CFLAGS"]
@@ -179,15 +234,20 @@ rustflags = ["-C", "target-feature=+simd128"]
     )
     assert step.cwd == "/src/app"
     env = dict(step.env)
-    assert env["CARGO_TARGET_DIR"] == "/out/cargo-target"
+    assert env["CARGO_TARGET_DIR"] == "/out/app/cargo-target"
     assert env["CARGO_PROFILE_RELEASE_OPT_LEVEL"] == "s"
     assert env["CARGO_PROFILE_RELEASE_DEBUG"] == "false"
     assert env["CARGO_ENCODED_RUSTFLAGS"].split("\x1f") == [
-        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out=/out",
+        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out/app=/out",
         "-C", "target-feature=+simd128",
     ]
-    assert target.outputs[0].produced == "cargo-target/wasm32-wasi/release/my-app.wasm"
-    assert target.inputs == ("app/Cargo.toml", "app/Cargo.lock")
+    build = target.action("build")
+    assert build.produces == ("cargo-target/wasm32-wasi/release/my-app.wasm",)
+    assert build.depfiles == ("cargo-target/wasm32-wasi/release/my-app.d",)
+    # the whole package is the input, but not Cargo's own build dir in it
+    assert build.trees == ("app",)
+    assert build.tree_excludes == ("app/target",)
+    assert target.inputs == ("app",)
 
 
 def test_cargo_copy_leaves_out_the_output_dir(tmp_path: Path) -> None:
@@ -204,13 +264,20 @@ def test_cargo_package_without_lock_is_built_from_a_copy(tmp_path: Path) -> None
     target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\n'))
     copy, build = target.steps
     assert copy.argv[:2] == ("sh", "-c")
-    assert copy.argv[3:7] == ("copy", "/src", "/out/cargo-src", "--exclude=./target")
+    assert copy.argv[3:7] == ("copy", "/src", "/out/app/cargo-src", "--exclude=./target")
     assert "--exclude=.wasmforge-build-*" in copy.argv
-    assert build.cwd == "/out/cargo-src"
+    assert build.cwd == "/out/app/cargo-src"
     assert "--locked" not in build.argv
     assert "--release" not in build.argv
     assert dict(build.env)["CARGO_PROFILE_DEV_DEBUG"] == "true"
     assert target.outputs[0].produced == "cargo-target/wasm32-wasi/debug/my-app.wasm"
+
+
+def test_cargo_configs_above_the_package_are_inputs(tmp_path: Path) -> None:
+    _files(tmp_path, "app/Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, ".cargo/config.toml", "app/.cargo/config.toml", text="[build]\n")
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\npath = "app"\n'))
+    assert target.action("build").sources == ("app/.cargo/config.toml", ".cargo/config.toml")
 
 
 def test_cargo_cdylib_is_the_library_with_underscores(tmp_path: Path) -> None:
@@ -241,9 +308,10 @@ def test_single_rust_file_uses_rustc(tmp_path: Path) -> None:
     assert step.argv == (
         "rustc", "--edition", "2021", "--target", "wasm32-wasi", "--crate-type", "bin",
         "-C", "opt-level=0", "-C", "debuginfo=2",
-        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out=/out",
-        "/src/src/main.rs", "-o", "/out/one.wasm",
+        "--remap-path-prefix=/src=.", "--remap-path-prefix=/out/one=/out",
+        "--emit=dep-info=/out/one/one.d,link=/out/one/one.wasm", "/src/src/main.rs",
     )
+    assert target.actions[0].depfiles == ("one.d",)  # the modules rustc read
 
 
 def test_emscripten_web_page_gives_js_wasm_and_html(tmp_path: Path) -> None:
@@ -256,14 +324,23 @@ html = true
 exports = ["main", "square"]
 settings = { ALLOW_MEMORY_GROWTH = true, INITIAL_MEMORY = 1048576 }
 """))
-    argv = target.steps[0].argv
+    compile_page, link = target.actions
+    compile_argv = compile_page.steps[0].argv
+    assert compile_argv[0] == "emcc"
+    assert compile_argv[-4:] == ("-c", "/src/page.c", "-o", "/out/page/.wasmforge/obj/page.c.o")
+    # settings can change how sources compile (exceptions, threads): they go to both
+    assert "-sALLOW_MEMORY_GROWTH=1" in compile_argv
+    assert "-sENVIRONMENT=web" not in compile_argv
+    argv = link.steps[0].argv
     assert argv[0] == "emcc"
+    assert "/out/page/.wasmforge/obj/page.c.o" in argv
     assert "-sENVIRONMENT=web" in argv
     assert "-sEXPORTED_FUNCTIONS=_main,_square" in argv
     assert "-sALLOW_MEMORY_GROWTH=1" in argv
     assert "-sINITIAL_MEMORY=1048576" in argv
     assert "-sMINIFY_HTML=0" in argv  # Debian's emcc cannot minify HTML
-    assert argv[-2:] == ("-o", "/out/page.html")
+    assert argv[-2:] == ("-o", "/out/page/page.html")
+    assert link.produces == ("page.js", "page.wasm", "page.html")
     assert [o.name for o in target.outputs] == ["page.js", "page.wasm", "page.html"]
     assert target.main_module == "page.wasm"
     assert target.js_glue
@@ -280,13 +357,13 @@ environment = "node"
 sources = ["main.c"]
 output = "cli.js"
 optimize = true
-"""))
-    step = target.steps[0]
+""", profile="release"))
+    step = target.action("link").steps[0]
     shim_path, shim_text = step.files[0]
-    assert step.argv[step.argv.index("--pre-js") + 1] == f"/out/{shim_path}"
+    assert step.argv[step.argv.index("--pre-js") + 1] == f"/out/tool/{shim_path}"
     assert "var fetch" in shim_text
     assert [o.name for o in target.outputs] == ["cli.js", "cli.wasm"]
-    assert target.optimize  # asked for explicitly
+    assert target.optimize  # asked for explicitly (emcc runs binaryen itself otherwise)
 
 
 def test_emscripten_standalone_is_a_wasi_module(tmp_path: Path) -> None:
@@ -297,8 +374,9 @@ kind = "emscripten"
 environment = "standalone"
 sources = ["main.c"]
 """))
-    assert "-sSTANDALONE_WASM" in target.steps[0].argv
-    assert target.steps[0].argv[-2:] == ("-o", "/out/sa.wasm")
+    link = target.action("link").steps[0]
+    assert "-sSTANDALONE_WASM" in link.argv
+    assert link.argv[-2:] == ("-o", "/out/sa/sa.wasm")
     assert not target.js_glue
     assert [o.name for o in target.outputs] == ["sa.wasm"]
 
@@ -328,7 +406,7 @@ features = ["threads"]
 def test_host_layout_gives_each_target_its_own_dir(tmp_path: Path) -> None:
     _files(tmp_path, "src/a.c", "include/x.h")
     layout = Layout(src=str(tmp_path), out_base="/tmp/scratch", per_target=True)
-    argv = _only(_plan(tmp_path, C_TARGET, layout=layout)).steps[0].argv
+    argv = _only(_plan(tmp_path, C_TARGET, layout=layout)).action("link").steps[0].argv
     assert f"-ffile-prefix-map={tmp_path}=." in argv
     assert "-ffile-prefix-map=/tmp/scratch/hello=/out" in argv
     assert argv[-1] == "/tmp/scratch/hello/hello.wasm"
@@ -387,7 +465,7 @@ def test_planning_changes_nothing_on_disk(tmp_path: Path) -> None:
     assert sorted(os.walk(tmp_path)) == before
     assert plan.toolchains == {"wasi-sdk", "rust"}
     as_json: list[dict[str, Any]] = [t.as_dict() for t in plan.targets]
-    assert as_json[0]["steps"][0]["argv"][0] == "clang"
+    assert as_json[0]["actions"][0]["steps"][0]["argv"][0] == "clang"
 
 
 def test_rust_triple_follows_the_config(tmp_path: Path) -> None:

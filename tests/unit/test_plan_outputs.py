@@ -9,12 +9,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from wasmforge.build.diagnostics import github_annotations
-from wasmforge.build.execute import run_build
-from wasmforge.build.manifest import MANIFEST_NAME, read_manifest_targets
+from wasmforge.build.execute import BuildResult, run_build
+from wasmforge.build.manifest import MANIFEST_NAME, BuildManifest
 from wasmforge.build.summary import result_json, size_report_rows, summary_rows
 from wasmforge.config.load import load_config
 from wasmforge.config.resolve import BuildFlags, Settings, resolve_settings
@@ -57,11 +58,17 @@ def _settings(root: Path, *targets: str, profile: str = "debug") -> Settings:
                                                          jobs=2))
 
 
-def _build(root: Path, *targets: str, check: bool = False) -> dict[str, object]:
-    settings = _settings(root, *targets)
-    result = run_build(settings, LocalRunner(root), epoch=1700000000, console=Console(env={}),
-                       check_reproducible=check)
-    return result_json(result)
+def _run(settings: Settings, root: Path, *, epoch: int = 0, check: bool = False) -> BuildResult:
+    return run_build(settings, LocalRunner(root), epoch=epoch, action_epoch=0,
+                     console=Console(env={}), cache=None, check_reproducible=check)
+
+
+def _build(root: Path, *targets: str, check: bool = False) -> dict[str, Any]:
+    return result_json(_run(_settings(root, *targets), root, epoch=1700000000, check=check))
+
+
+def _manifest_names(root: Path) -> list[str]:
+    return list(BuildManifest.read(root / "dist", "debug").targets)
 
 
 def test_outputs_and_manifest_are_published(tmp_path: Path) -> None:
@@ -95,12 +102,12 @@ def test_building_one_target_keeps_the_others_in_the_manifest(tmp_path: Path) ->
     root = _project(tmp_path, TWO_TARGETS)
     _build(root)
     _build(root, "lib")
-    names = [t["name"] for t in read_manifest_targets(root / "dist/debug" / MANIFEST_NAME)]
+    names = _manifest_names(root)
     assert names == ["hello", "lib"]
     # ... unless its file was changed or removed since.
     (root / "dist/debug/hello.wasm").unlink()
     _build(root, "lib")
-    names = [t["name"] for t in read_manifest_targets(root / "dist/debug" / MANIFEST_NAME)]
+    names = _manifest_names(root)
     assert names == ["lib"]
 
 
@@ -119,7 +126,7 @@ def test_a_partial_failure_still_records_what_was_published(tmp_path: Path) -> N
         _build(root)
     published = sorted(p.name for p in (root / "dist/debug").iterdir())
     assert published == ["answer.wasm", "hello.wasm", MANIFEST_NAME]
-    names = [t["name"] for t in read_manifest_targets(root / "dist/debug" / MANIFEST_NAME)]
+    names = _manifest_names(root)
     assert names == ["hello", "lib"]
 
 
@@ -152,8 +159,7 @@ def test_outputs_are_world_readable_and_modules_executable(tmp_path: Path) -> No
 def test_summary_rows_and_sizes(tmp_path: Path) -> None:
     root = _project(tmp_path, TWO_TARGETS)
     settings = _settings(root)
-    result = run_build(settings, LocalRunner(root), epoch=0, console=Console(env={}))
-    rows = summary_rows(result)
+    rows = summary_rows(result_json(_run(settings, root)))
     assert [row[0] for row in rows] == ["hello", "lib"]
     assert rows[0][1] == "wabt (host)"
     assert rows[1][2].endswith("answer.wasm")
@@ -170,8 +176,8 @@ def test_release_summary_reports_sizes_before_and_after(tmp_path: Path) -> None:
     need(shutil.which("wasm-opt") is not None, "binaryen's wasm-opt on PATH")
     root = _project(tmp_path, TWO_TARGETS)
     settings = _settings(root, profile="release")
-    result = run_build(settings, LocalRunner(root), epoch=0, console=Console(env={}))
-    rows = size_report_rows(result)
+    result = _run(settings, root)
+    rows = size_report_rows(result_json(result))
     assert [row[0] for row in rows] == ["hello", "lib"]
     for target, row in zip(result.targets, rows, strict=True):
         report = target.optimize_report

@@ -71,8 +71,9 @@ def test_step_environment_order() -> None:
 
 def test_layouts() -> None:
     docker = DockerRunner(Path("/p"), _config(), client=object())
-    assert docker.layout(Path("/any")) == Layout(src="/src", out_base="/out")
-    assert docker.layout(Path("/any")).out("t") == "/out"
+    # the build's scratch dir is mounted at /out; each target works in /out/<target>
+    assert docker.layout(Path("/any")) == Layout(src="/src", out_base="/out", per_target=True)
+    assert docker.layout(Path("/any")).out("t") == "/out/t"
     local = LocalRunner(Path("/p")).layout(Path("/s"))
     assert (local.src, local.out("t"), local.in_src("a/b.c")) == ("/p", "/s/t", "/p/a/b.c")
 
@@ -179,12 +180,14 @@ def test_cancellation_runs_every_stop_once() -> None:
     assert cancellation.cancelled
 
 
-def test_docker_runner_with_no_engine_says_what_to_do(
+def test_docker_runner_with_no_engine_says_what_to_do_when_a_step_needs_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    # The engine is asked only when a step has to run: a build the cache answers needs none.
+    runner = select_runner("docker", tmp_path, _config(), {"wasi-sdk"})
     with pytest.raises(EngineUnavailableError) as caught:
-        select_runner("docker", tmp_path, _config(), {"wasi-sdk"})
+        runner.toolchain_id("wasi-sdk")
     assert "--runner local" in f"{caught.value.message} {caught.value.hint}"
 
 

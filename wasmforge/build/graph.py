@@ -1,8 +1,8 @@
 """Running a graph of tasks, ``jobs`` at a time, each as soon as the tasks it needs are done.
 
 Tasks are grouped (one group per target): when a task fails, the rest of its group is skipped, and
-unless ``keep_going`` no new task of any group starts either; the tasks already running finish, so
-that what they made is kept. Ctrl-C and SIGTERM reach the main thread, which waits here in short
+unless ``keep_going`` no group that has not started yet starts; the groups already under way run to
+their end, so that what they make is kept (a target half built is a target half wasted). Ctrl-C and SIGTERM reach the main thread, which waits here in short
 slices: ``on_interrupt`` stops whatever the workers are blocked on, and the interrupt goes on.
 """
 
@@ -37,20 +37,22 @@ def run_graph(
     outcome = GraphOutcome(results={}, errors={}, failed_groups=[])
     waiting = {task.id: set(task.needs) for task in tasks}
     started: set[str] = set()
+    started_groups: set[str] = set()
     running: dict[Future[object], Task] = {}
     stopped = False
     pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="wasmforge-build")
     try:
         while True:
-            if not stopped:
-                for task in tasks:  # in the order given: earlier targets first
-                    if len(running) >= jobs:
-                        break
-                    if task.id in started or waiting[task.id] \
-                            or task.group in outcome.failed_groups:
-                        continue
-                    started.add(task.id)
-                    running[pool.submit(task.run)] = task
+            for task in tasks:  # in the order given: earlier targets first
+                if len(running) >= jobs:
+                    break
+                if task.id in started or waiting[task.id] \
+                        or task.group in outcome.failed_groups \
+                        or (stopped and task.group not in started_groups):
+                    continue
+                started.add(task.id)
+                started_groups.add(task.group)
+                running[pool.submit(task.run)] = task
             if not running:
                 break
             done, _ = wait(running, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)

@@ -17,7 +17,7 @@ from typing import Any
 
 from wasmforge.cache.digests import file_digest
 from wasmforge.errors import UserError
-from wasmforge.fsutil import atomic_write_bytes, file_lock
+from wasmforge.fsutil import atomic_write_bytes, directory_lock
 
 MANIFEST_NAME = "wasmforge-build.json"
 SCHEMA_VERSION = 1
@@ -157,7 +157,7 @@ def update_manifest(
     lock (two builds of one project at once must not lose each other's targets)."""
     path = directory / MANIFEST_NAME
     built = {entry.name for entry in entries}
-    with file_lock(directory.parent / f".{directory.name}.manifest-lock"):
+    with directory_lock(directory):
         kept = [e for e in _existing_entries(path)
                 if e.get("name") not in built and _files_present(directory, e)]
         targets = sorted([*kept, *(e.to_json() for e in entries)], key=lambda e: str(e["name"]))

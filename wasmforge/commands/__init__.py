@@ -20,4 +20,5 @@ COMMAND_MODULES: dict[str, str] = {
     "pull": "wasmforge.commands.pull",
     "run": "wasmforge.commands.run",
     "toolchains": "wasmforge.commands.toolchains",
+    "cache": "wasmforge.commands.cache",
 }
