@@ -56,7 +56,7 @@ def test_compile_error_shows_file_and_line_exits_5_and_leaves_nothing(
     assert f"[app] {project}/src/main.c:4:15: error: expected ';'" in done.stderr
     assert " /src/" not in done.stderr
     assert done.stderr.strip().splitlines()[-1] == (
-        "error: target 'app': compile and link failed (clang, exit status 1)")
+        "error: target 'app': compile src/main.c failed (clang, exit status 1)")
     assert not (project / "dist").exists()
 
 
@@ -75,9 +75,9 @@ def test_failed_target_keeps_the_previous_output(docker_ready: None, tmp_path: P
     assert sorted(p.name for p in (project / "dist").iterdir()) == ["debug"]
 
 
-def _containers(label: str) -> list[str]:
+def _containers(project: Path) -> list[str]:
     done = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label=wasmforge.target={label}"],
+        ["docker", "ps", "-a", "-q", "--filter", f"label=wasmforge.project={project}"],
         capture_output=True, text=True, check=True)
     return done.stdout.split()
 
@@ -116,7 +116,7 @@ artifact = "never.wasm"
             if line.strip() == f"[{target}] started":
                 break
             assert time.monotonic() < deadline
-        assert len(_containers(target)) == 1
+        assert len(_containers(project)) == 1
         process.send_signal(stop)
         rest = process.communicate(timeout=60)[0]
     finally:
@@ -124,7 +124,7 @@ artifact = "never.wasm"
             process.kill()
     assert process.returncode == code, rest
     assert said in rest
-    assert _containers(target) == []
+    assert _containers(project) == []
     assert not (project / "dist").exists()
 
 

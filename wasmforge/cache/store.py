@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
@@ -46,6 +47,8 @@ class LocalStore:
     def __init__(self, root: Path, *, warn: Callable[[str], None]) -> None:
         self.root = root
         self._warn = warn
+        self._lock = threading.Lock()
+        self._sound: set[str] = set()  # blobs whose bytes were checked in this process
 
     # Layout ---------------------------------------------------------------------------------
 
@@ -91,10 +94,11 @@ class LocalStore:
                 continue
             if not deps_match(record.deps):
                 continue
-            missing = [p for p, out in record.outputs.items() if not self._blob_present(out)]
-            if missing:
-                self.drop(path, f"cache entry {key[:12]}: blob of {missing[0]} is missing or "
-                          "truncated")
+            damaged = next((p for p, out in record.outputs.items() if not self._blob_sound(out)),
+                           None)
+            if damaged is not None:
+                self.drop(path, f"cache entry {key[:12]}: the blob of {damaged} is missing or "
+                          "damaged")
                 continue
             self._touch(path, *(self.blob_path(out.digest) for out in record.outputs.values()))
             return record
@@ -109,11 +113,28 @@ class LocalStore:
                     found.append((path.stat().st_mtime_ns, path))
         return [path for _, path in sorted(found, reverse=True)]
 
-    def _blob_present(self, out: OutputFile) -> bool:
+    def _blob_sound(self, out: OutputFile) -> bool:
+        """The blob is there and its bytes hash to its digest (a damaged blob is removed). Checked
+        once per blob and process: restoring from a cache must never restore damage."""
+        path = self.blob_path(out.digest)
+        with self._lock:
+            if out.digest in self._sound:
+                return True
         try:
-            return self.blob_path(out.digest).stat().st_size == out.size
+            with path.open("rb") as handle:
+                hasher = hashlib.sha256()
+                size = 0
+                for block in iter(lambda: handle.read(_CHUNK), b""):
+                    hasher.update(block)
+                    size += len(block)
         except OSError:
             return False
+        if f"sha256:{hasher.hexdigest()}" != out.digest or size != out.size:
+            path.unlink(missing_ok=True)
+            return False
+        with self._lock:
+            self._sound.add(out.digest)
+        return True
 
     # Writes ---------------------------------------------------------------------------------
 
@@ -131,7 +152,8 @@ class LocalStore:
         """Copy ``source`` in as the blob ``digest`` (checked while copying) unless it is there."""
         target = self.blob_path(digest)
         with contextlib.suppress(OSError):
-            if target.stat().st_size == source.stat().st_size:
+            size = source.stat().st_size
+            if target.stat().st_size == size and self._blob_sound(OutputFile(digest, size)):
                 self._touch(target)
                 return
         with source.open("rb") as handle, self._staged(target) as (staged, sink):

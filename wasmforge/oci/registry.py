@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class RegistryClient:
     session: requests.Session = field(default_factory=requests.Session)
     _tokens: dict[str, str] = field(default_factory=dict)
     _basic: bool = False
+    _auth_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         if self.insecure and not is_loopback(self.registry):
@@ -198,8 +200,9 @@ class RegistryClient:
         url = path_or_url if "://" in path_or_url else self.base + path_or_url
 
         def attempt() -> requests.Response:
+            sent = self._authorization(scope)
             response = self._request(method, url, scope, headers, kwargs)
-            if response.status_code == 401 and self._authenticate(response, scope):
+            if response.status_code == 401 and self._authenticate(response, scope, sent):
                 response = self._request(method, url, scope, headers, kwargs)
             if response.status_code in RETRY_STATUSES:
                 raise TransientError(self._error(response, f"{method} {url}").message)
@@ -241,23 +244,30 @@ class RegistryClient:
             return "Basic " + base64.b64encode(pair).decode()
         return None
 
-    def _authenticate(self, response: requests.Response, scope: str | None) -> bool:
-        """Answer a 401 challenge; True if a retry with new credentials makes sense."""
+    def _authenticate(
+        self, response: requests.Response, scope: str | None, sent: str | None
+    ) -> bool:
+        """Answer a 401 challenge to a request sent with ``sent`` as its Authorization; True if a
+        retry makes sense. Threads share the client: one of them may have logged in meanwhile."""
         challenge = parse_challenge(response.headers.get("WWW-Authenticate", ""))
         if challenge is None:
             return False
-        if challenge.scheme == "basic":
-            if self.credentials is None or self._basic:
+        with self._auth_lock:
+            if challenge.scheme == "basic":
+                if self.credentials is None or (sent or "").startswith("Basic "):
+                    return False  # no password to give, or the one we gave was refused
+                self._basic = True
+                return True
+            if challenge.scheme != "bearer" or "realm" not in challenge.params:
                 return False
-            self._basic = True
+            wanted = scope or challenge.params.get("scope", "")
+            token = self._tokens.get(wanted)
+            if token is not None:
+                # Refused with that very token: asking again will not help. Another thread's
+                # newer token: try that.
+                return sent != f"Bearer {token}"
+            self._tokens[wanted] = self._fetch_token(challenge.params, wanted)
             return True
-        if challenge.scheme != "bearer" or "realm" not in challenge.params:
-            return False
-        wanted = scope or challenge.params.get("scope", "")
-        if wanted in self._tokens:
-            return False  # the token we have was refused: asking again will not help
-        self._tokens[wanted] = self._fetch_token(challenge.params, wanted)
-        return True
 
     def _fetch_token(self, params: Mapping[str, str], scope: str) -> str:
         realm = params["realm"]

@@ -181,7 +181,9 @@ class DockerRunner(Runner):
                 self.client, image.image_id, user=user_spec(),
                 mounts=[Mount(str(self.root), SRC_MOUNT, read_only=True),
                         Mount(str(scratch_root), OUT_MOUNT, read_only=False)],
-                labels={f"{CONTAINER_LABEL}.toolchain": toolchain},
+                labels={f"{CONTAINER_LABEL}.toolchain": toolchain,
+                        f"{CONTAINER_LABEL}.project": str(self.root),
+                        f"{CONTAINER_LABEL}.pid": str(os.getpid())},
                 name=f"wasmforge-{toolchain}-{os.getpid()}-{uuid.uuid4().hex[:8]}",
             )
             self.cancellation.add(f"container:{toolchain}:{scratch_root}", box.close)
