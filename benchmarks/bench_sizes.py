@@ -45,14 +45,11 @@ class Row:
 
 def main_modules(dist: Path) -> dict[str, Path]:
     """Target name -> its main .wasm, from the build manifest in ``dist``."""
-    from wasmforge.build.manifest import MANIFEST_NAME, read_manifest_targets
+    from wasmforge.build.manifest import BuildManifest
 
-    found: dict[str, Path] = {}
-    for entry in read_manifest_targets(dist / MANIFEST_NAME):
-        name, module = entry.get("name"), entry.get("main_module")
-        if isinstance(name, str) and isinstance(module, str) and (dist / module).is_file():
-            found[name] = dist / module
-    return found
+    manifest = BuildManifest.read(dist.parent, dist.name)
+    return {name: entry.main_path(dist) for name, entry in manifest.targets.items()
+            if entry.main_path(dist).is_file()}
 
 
 def build_sample(sample: Path, runner: str) -> None:

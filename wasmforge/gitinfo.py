@@ -20,6 +20,8 @@ def head_commit(start: Path) -> str | None:
     git_dir = _find_git_dir(start.resolve())
     if git_dir is None:
         return None
+    if (_common_dir(git_dir) / "reftable").is_dir():
+        return UNKNOWN  # refs in reftable files (git 2.45+), not readable here
     try:
         return _resolve(git_dir, "HEAD") or UNKNOWN
     except (OSError, UnicodeDecodeError):
@@ -50,6 +52,8 @@ def _resolve(git_dir: Path, name: str) -> str | None:
             text = path.read_text(encoding="utf-8").strip()
             if text.startswith("ref:"):
                 name = text.removeprefix("ref:").strip()
+                if name.endswith(".invalid"):  # a stub left for old git by a newer ref format
+                    return None
                 continue
             return text if _is_object_id(text) else None
         # A branch with no commit yet reads as itself: stable until the first commit.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 # Options before the command that the fast path understands (all others: the CLI decides).
 _GLOBAL_OPTIONS = frozenset({"--json", "-v", "--verbose", "-q", "--quiet"})
@@ -39,25 +40,40 @@ def answer_noop(args: Sequence[str], env: Mapping[str, str], cwd: str) -> int | 
             return None
     except (OSError, ValueError):
         return None
-    _print(stamp.report, list(args), env, time.monotonic() - started)
+    answered = _as_answered(stamp.report, time.monotonic() - started)
+    if not _printable(answered):
+        return None
+    _print(answered, list(args), env)
     return 0
 
 
-def _print(report: dict[str, object], args: list[str], env: Mapping[str, str],
-           seconds: float) -> None:
+def _printable(report: dict[str, Any]) -> bool:
+    """The stored report can be shown (a stamp is data from disk: it may be damaged)."""
+    from wasmforge.build.summary import package_rows, size_report_rows, summary_rows
+
+    try:
+        summary_rows(report)
+        size_report_rows(report)
+        package_rows(report.get("packages") or [])
+        str(report["profile"])
+    except (KeyError, TypeError, ValueError, AttributeError, ZeroDivisionError):
+        return False
+    return True
+
+
+def _print(report: dict[str, Any], args: list[str], env: Mapping[str, str]) -> None:
     from wasmforge.build.summary import print_summary
     from wasmforge.console import Console
 
     json_mode = "--json" in args
     console = Console(json_mode=json_mode, verbose="-v" in args or "--verbose" in args,
                       quiet="-q" in args or "--quiet" in args, env=dict(env), plain=True)
-    answered = _as_answered(report, seconds)
     console.debug("nothing changed since the last build: its result stands")
-    print_summary(console, answered)
-    console.result(answered)
+    print_summary(console, report)
+    console.result(report)
 
 
-def _as_answered(report: dict[str, object], seconds: float) -> dict[str, object]:
+def _as_answered(report: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The last report, with every target served by the local cache in ``seconds``."""
     targets = report.get("targets")
     answered = dict(report)

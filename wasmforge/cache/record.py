@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 RECORD_SCHEMA = 1
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -66,7 +66,8 @@ class ActionRecord:
         except (ValueError, UnicodeDecodeError) as error:
             msg = f"not JSON ({error})"
             raise DamagedEntry(msg) from None
-        if not isinstance(document, dict) or document.get("schema") != RECORD_SCHEMA:
+        if not isinstance(document, dict) or not _is_int(document.get("schema")) \
+                or document["schema"] != RECORD_SCHEMA:
             msg = "not a wasmforge action record"
             raise DamagedEntry(msg)
         stored_key = document.get("key")
@@ -90,7 +91,7 @@ class ActionRecord:
                 raise DamagedEntry(msg)
             digest, size, executable = out.get("digest"), out.get("size"), out.get("executable")
             if not isinstance(digest, str) or not _DIGEST.match(digest) \
-                    or not isinstance(size, int) or size < 0 or not isinstance(executable, bool):
+                    or not _is_int(size) or size < 0 or not isinstance(executable, bool):
                 msg = f"bad output {path!r}"
                 raise DamagedEntry(msg)
             files[path] = OutputFile(digest, size, executable)
@@ -111,3 +112,8 @@ def _safe_path(path: object) -> bool:
     if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path:
         return False
     return all(part not in ("", ".", "..") for part in path.split("/"))
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    """An int that is not a bool (JSON's true is no size)."""
+    return isinstance(value, int) and not isinstance(value, bool)
