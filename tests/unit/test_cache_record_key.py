@@ -4,6 +4,7 @@ result depends on: everything that decides the outputs, and no host path)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,13 @@ import pytest
 from wasmforge.build.action import ACTION_VERSIONS, Action
 from wasmforge.cache.digests import ProjectDigests
 from wasmforge.cache.key import KeyInputs, action_key
-from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile, sorted_json
+from wasmforge.cache.record import (
+    CHECKSUM,
+    ActionRecord,
+    DamagedEntry,
+    OutputFile,
+    sorted_json,
+)
 from wasmforge.runner.base import Step
 
 KEY = "a" * 64
@@ -39,7 +46,22 @@ def document(**changes: Any) -> dict[str, Any]:
 
 
 def encoded(doc: object) -> bytes:
+    """A stored record as the store writes one: with the checksum of its content (recomputed, so
+    that what is tested is the content's own check, not the checksum's)."""
+    if isinstance(doc, dict):
+        body = {k: v for k, v in doc.items() if k != CHECKSUM}
+        doc = {**body, CHECKSUM: hashlib.sha256(sorted_json(body)).hexdigest()}
     return json.dumps(doc).encode()
+
+
+def test_damage_that_still_parses_is_caught_by_the_checksum() -> None:
+    stored = json.loads(record().to_bytes())
+    stored["outputs"]["obj/main.o"]["size"] = 13  # a flipped digit: still a valid record shape
+    with pytest.raises(DamagedEntry, match="checksum"):
+        ActionRecord.from_bytes(json.dumps(stored).encode())
+    del stored[CHECKSUM]
+    with pytest.raises(DamagedEntry, match="checksum"):
+        ActionRecord.from_bytes(json.dumps(stored).encode())
 
 
 # Records ------------------------------------------------------------------------------------------

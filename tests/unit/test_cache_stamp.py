@@ -3,6 +3,7 @@ every file and directory it lists keeps its stat, every glob its matches, and HE
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -116,9 +117,21 @@ def test_stamp_round_trips_through_bytes(tmp_path: Path) -> None:
 
 
 def _doc(tmp_path: Path) -> dict[str, Any]:
-    loaded = json.loads(stamp_of(project(tmp_path)).to_bytes())
+    loaded = json.loads(stamp_of(project(tmp_path)).to_bytes().partition(b"\n")[2])
     assert isinstance(loaded, dict)
     return loaded
+
+
+def _stored(doc: dict[str, Any]) -> bytes:
+    """A stamp file of ``doc`` with a correct checksum line: what is tested is the content."""
+    body = json.dumps(doc).encode()
+    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
+
+
+def test_damage_that_still_parses_is_no_stamp(tmp_path: Path) -> None:
+    data = stamp_of(project(tmp_path)).to_bytes()
+    assert Stamp.from_bytes(data) is not None
+    assert Stamp.from_bytes(data.replace(b'"profile"', b'"profilE"')) is None
 
 
 @pytest.mark.parametrize(
@@ -146,7 +159,7 @@ def _doc(tmp_path: Path) -> dict[str, Any]:
 def test_stamps_that_are_not_whole_are_none(tmp_path: Path, changes: dict[str, Any]) -> None:
     doc = _doc(tmp_path)
     doc.update(changes)
-    assert Stamp.from_bytes(json.dumps(doc).encode()) is None
+    assert Stamp.from_bytes(_stored(doc)) is None
 
 
 @pytest.mark.parametrize("field", ["schema", "version", "request", "project", "files", "dirs",
@@ -154,7 +167,7 @@ def test_stamps_that_are_not_whole_are_none(tmp_path: Path, changes: dict[str, A
 def test_stamps_missing_a_field_are_none(tmp_path: Path, field: str) -> None:
     doc = _doc(tmp_path)
     del doc[field]
-    assert Stamp.from_bytes(json.dumps(doc).encode()) is None
+    assert Stamp.from_bytes(_stored(doc)) is None
 
 
 @pytest.mark.parametrize("data", [b"", b"{", b"[]", b"null", b"\xff\xfe\x00", b'"stamp"'])

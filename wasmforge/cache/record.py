@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 RECORD_SCHEMA = 1
+CHECKSUM = "checksum"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
@@ -56,7 +57,10 @@ class ActionRecord:
         }
 
     def to_bytes(self) -> bytes:
-        return sorted_json(self.to_json())
+        """The stored form: the record and a checksum of it, so that damage which still parses
+        (a flipped digit) is caught too."""
+        body = self.to_json()
+        return sorted_json({**body, CHECKSUM: _checksum(body)})
 
     @classmethod
     def from_bytes(cls, data: bytes, *, key: str | None = None) -> ActionRecord:
@@ -69,6 +73,10 @@ class ActionRecord:
         if not isinstance(document, dict) or not _is_int(document.get("schema")) \
                 or document["schema"] != RECORD_SCHEMA:
             msg = "not a wasmforge action record"
+            raise DamagedEntry(msg)
+        checksum = document.pop(CHECKSUM, None)
+        if checksum != _checksum(document):
+            msg = "its checksum does not match its content"
             raise DamagedEntry(msg)
         stored_key = document.get("key")
         if not isinstance(stored_key, str) or not _KEY.match(stored_key):
@@ -117,3 +125,7 @@ def _safe_path(path: object) -> bool:
 def _is_int(value: object) -> TypeGuard[int]:
     """An int that is not a bool (JSON's true is no size)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checksum(body: Any) -> str:
+    return hashlib.sha256(sorted_json(body)).hexdigest()

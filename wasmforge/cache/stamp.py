@@ -55,7 +55,8 @@ class Stamp:
     report: dict[str, Any] = field(default_factory=dict)  # the build's --json result
 
     def to_bytes(self) -> bytes:
-        return json.dumps({
+        """The stamp as a checksum line and a JSON line: damage that still parses is caught."""
+        body = json.dumps({
             "schema": STAMP_SCHEMA, "version": __version__, "request": self.request,
             "project": self.project, "git": self.git,
             "files": {k: v.to_json() for k, v in sorted(self.files.items())},
@@ -63,12 +64,16 @@ class Stamp:
             "globs": [[pattern, matches] for pattern, matches in self.globs],
             "report": self.report,
         }).encode()
+        return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Stamp | None:
         """The stamp, or None for anything that is not a whole stamp of this version."""
+        checksum, _, body = data.partition(b"\n")
+        if checksum != hashlib.sha256(body).hexdigest().encode():
+            return None
         try:
-            doc = json.loads(data)
+            doc = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return None
         if not isinstance(doc, dict) or doc.get("schema") != STAMP_SCHEMA \
