@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.git_support import git
 from wasmforge import __version__
 from wasmforge.cache.digests import FileStat, ProjectDigests
 from wasmforge.cache.stamp import (
@@ -24,17 +24,6 @@ from wasmforge.cache.stamp import (
     stamp_path,
 )
 from wasmforge.gitinfo import UNKNOWN, head_commit
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env={**GIT_ENV, "HOME": str(root)})
-    return done.stdout.strip()
 
 
 def project(root: Path) -> Path:

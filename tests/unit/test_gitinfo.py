@@ -4,24 +4,12 @@ anything it cannot read simply."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.git_support import git
 from wasmforge.gitinfo import UNKNOWN, head_commit
-
-GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-           "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-           "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env={**GIT_ENV, "HOME": str(root)})
-    return done.stdout.strip()
 
 
 def repository(root: Path, *, branch: str = "main", commits: int = 1) -> Path:

@@ -141,6 +141,7 @@ def run_build(
         msg = f"{settings.out_dir}: cannot create the output directory: {error.strerror}"
         raise UserError(msg, hint="choose another with --out-dir") from None
     host = runner if isinstance(runner, LocalRunner) else LocalRunner(settings.root)
+    succeeded = False
     try:
         scratch = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
         abstract = _plan(settings, ABSTRACT_LAYOUT, ABSTRACT_LAYOUT)
@@ -155,6 +156,7 @@ def run_build(
         )
         outcome = run_graph(_tasks(build), jobs=settings.jobs, keep_going=settings.keep_going,
                             on_interrupt=lambda: _stop(build))
+        runner.close(wait=False)  # no step is left: the engine removes them while we finish
         results = [r for r in (outcome.results.get(f"{run.abstract.name}:finish")
                                for run in build.runs) if isinstance(r, TargetResult)]
         manifest = None
@@ -170,13 +172,15 @@ def run_build(
             raise errors[0]
         if cache is not None:
             cache.finish()
+        succeeded = True
         return BuildResult(
             profile=settings.profile.name, publish_dir=publish_dir, manifest=manifest,
             runner=runner.describe(), epoch=epoch, targets=results,
             checked_reproducible=check_reproducible, digests=build.digests, globs=abstract.globs,
         )
     finally:
-        runner.close()
+        # After a failure or an interrupt, nothing may be left when wasmforge exits.
+        runner.close(wait=not succeeded)
         host.close()
         shutil.rmtree(scratch_root, ignore_errors=True)
         for directory in reversed(created):  # deepest first; only if nothing was published

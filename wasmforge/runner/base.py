@@ -166,8 +166,9 @@ class Runner(ABC):
     def toolchain_id(self, toolchain: str) -> str | None:
         """What identifies the exact toolchain (an image id), for the build manifest."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release what the runner started (containers); called once the build is over."""
+    def close(self, *, wait: bool = True) -> None:  # noqa: B027 - optional hook
+        """Release what the runner started (containers) once the build is over; with ``wait``,
+        until they are gone."""
 
     def describe(self) -> str:
         return self.name

@@ -157,13 +157,13 @@ class DockerRunner(Runner):
 
         return invoke
 
-    def close(self) -> None:
-        """End every container this runner started, and wait until the engine removed them."""
+    def close(self, *, wait: bool = True) -> None:
+        """End every container this runner started; with ``wait``, until the engine removed them
+        (without, the engine removes them while wasmforge finishes its own work)."""
         with self._containers_lock:
             boxes = list(self._containers.values())
-            self._containers.clear()
         for box in boxes:
-            box.close(wait=True)
+            box.close(wait=wait)
 
     def _container(self, toolchain: str, scratch_root: Path) -> ToolchainContainer:
         key = (toolchain, scratch_root)
