@@ -107,6 +107,7 @@ class ToolchainContainer:
         """Run one program to its end, passing its output (stdout and stderr, as written) to
         ``on_output``; its exit status (127 when the container has no such program)."""
         from docker.errors import DockerException, NotFound
+        from docker.utils.socket import frames_iter
         from requests.exceptions import RequestException
 
         if self._id is None or self._closed:
@@ -116,9 +117,14 @@ class ToolchainContainer:
         try:
             created = api.exec_create(self._id, list(argv), workdir=cwd, environment=dict(env),
                                       user=self.user)
-            for chunk in api.exec_start(created["Id"], stream=True):
-                tail = (tail + chunk)[-512:]
-                on_output(chunk)
+            # The raw connection rather than the SDK's generator, which leaves it open.
+            output = api.exec_start(created["Id"], socket=True)
+            try:
+                for _, chunk in frames_iter(output, tty=False):
+                    tail = (tail + chunk)[-512:]
+                    on_output(chunk)
+            finally:
+                _shut(output)
             status = api.exec_inspect(created["Id"]).get("ExitCode")
         except NotFound:
             if self._closed:
@@ -169,15 +175,16 @@ class ToolchainContainer:
             self._remove(container)  # gone already (the usual case), or stuck: make sure
 
 
-def _shut(stdin: Any) -> None:
-    """Close the attached stdin for good: the engine passes the end of input to ``cat``."""
-    raw = getattr(stdin, "_sock", stdin)
+def _shut(connection: Any) -> None:
+    """Close a raw connection to the engine for good (for the attached stdin, the engine then
+    passes the end of input to ``cat``), and the HTTP response that came with it."""
+    raw = getattr(connection, "_sock", connection)
     with contextlib.suppress(OSError):
         raw.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(OSError):
-        raw.close()
-    with contextlib.suppress(OSError):
-        stdin.close()
+    for closable in (getattr(connection, "_response", None), connection, raw):
+        if closable is not None:
+            with contextlib.suppress(OSError, ValueError):  # ValueError: already closed
+                closable.close()
 
 
 def _one_line(error: BaseException) -> str:
