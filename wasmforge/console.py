@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console as RichConsole
+
+_OUTPUT_LOCK = threading.Lock()
 
 
 def _is_tty() -> bool:
@@ -70,24 +73,26 @@ class Console:
 
     def warn(self, message: str) -> None:
         if self.github_actions:
-            print(f"::warning::{message}", file=sys.stderr)
+            _write(f"::warning::{message}")
         else:
             self._line(f"warning: {message}", style="yellow")
 
     def error(self, message: str, *, hint: str | None = None, file: str | None = None) -> None:
         if self.github_actions:
             where = f" file={file}" if file else ""
-            print(f"::error{where}::{message}", file=sys.stderr)
+            _write(f"::error{where}::{message}")
         else:
             self._line(f"error: {message}", style="bold red")
         if hint:
             self._line(f"hint: {hint}", style="cyan")
 
     def _line(self, message: str, style: str | None = None) -> None:
+        # Build steps of several targets print from their own threads: one whole line at a time.
         if self.fancy:
-            self.rich().print(message, style=style, markup=False)
+            with _OUTPUT_LOCK:
+                self.rich().print(message, style=style, markup=False)
         else:
-            print(message, file=sys.stderr, flush=True)
+            _write(message)
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:
@@ -133,6 +138,13 @@ class Console:
             self.result_printed = True
             sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
             sys.stdout.flush()
+
+
+def _write(line: str) -> None:
+    """One whole line on stderr: build steps of several targets print from their own threads."""
+    with _OUTPUT_LOCK:
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
 
 
 def human_size(count: int) -> str:

@@ -131,3 +131,25 @@ def test_invalid_module_is_a_user_error_naming_it(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(UserError, match=r"^broken\.wasm: not a valid WebAssembly module: .*type"):
         detect_features(path, [], label="broken.wasm")
+
+
+@pytest.mark.parametrize(
+    ("declared", "used"),
+    [
+        # What compilers do: declare a few features, use some of them. Only those are probed.
+        (["sign-ext", "mutable-globals", "bulk-memory"], {"sign-ext"}),
+        # A section that under-declares (simd is used, not declared): every feature is probed.
+        (["mutable-globals"], {"sign-ext", "simd"}),
+    ],
+)
+def test_declared_features_narrow_the_probe_without_changing_its_answer(
+    tmp_path: Path, declared: list[str], used: set[str]
+) -> None:
+    uses_simd = "simd" in used
+    body = ('(func (export "f") (param i32) (result i32) local.get 0 i32.extend16_s)'
+            + ('(func (export "g") (param i32) (result i32) (i32x4.extract_lane 0 (i32x4.splat '
+               '(local.get 0))))' if uses_simd else ""))
+    path = assemble(tmp_path, f"(module {body})")
+    found = detect_features(path, declared, label="m")
+    assert found.used == used
+    assert found.used == detect_features(path, [], label="m").used  # the full probe agrees

@@ -92,7 +92,7 @@ class _TargetRun:
 
     abstract: TargetPlan  # in ABSTRACT_LAYOUT: what keys are made of
     passes: list[TargetPlan]  # as each pass's runner sees it
-    started: float = field(default_factory=time.monotonic)
+    started: float | None = None  # when its first action started
     outputs: list[dict[str, OutputFile]] = field(default_factory=list)
     present: list[set[str]] = field(default_factory=list)
     outcomes: list[dict[str, ActionOutcome]] = field(default_factory=list)
@@ -236,6 +236,8 @@ def _report(console: Console, error: BaseException) -> None:
 
 def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> None:
     started = time.monotonic()
+    with run.lock:
+        run.started = run.started or started
     target = run.abstract.name
     with run.lock:
         consumed = {path: run.outputs[index][path].digest for path in action.consumes}
@@ -471,7 +473,8 @@ def _finish(build: _Build, run: _TargetRun) -> TargetResult:
         from_cache = "remote" if "remote" in origins else "local"
     optimize = outcomes.get("optimize")
     result = TargetResult(
-        plan=plan, files=records, seconds=time.monotonic() - run.started, exec_model=exec_model,
+        plan=plan, files=records, seconds=time.monotonic() - (run.started or time.monotonic()),
+        exec_model=exec_model,
         toolchain_id=_image_id(outcomes), from_cache=from_cache,
         optimize_report=optimize.record.meta.get("optimize_report") if optimize else None,
     )

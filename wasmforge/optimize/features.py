@@ -150,15 +150,21 @@ def detect_features(path: Path, declared: Sequence[str], *, label: str) -> Featu
         raise UserError(msg)
     from_section, ignored = from_target_features(declared)
     used: set[str] = set()
-    # Fast path: most modules need few features; if the bare MVP validates, none is used.
+    # Fast paths: most modules need few features. If the bare MVP validates, none is used; if
+    # the features the compiler declared are enough, only those can be used (a compiler's module
+    # is probed for its two or three declared features, not for every proposal there is).
     if validation_error(path, ()) is not None:
+        candidates = FEATURES
+        if from_section and validation_error(path, proposals_of(from_section)) is None:
+            candidates = tuple(f for f in FEATURES if f.name in from_section)
+
         def needs(feature: Feature) -> bool:
             without = everything - proposals_of(dependents(feature.name))
             return validation_error(path, without) is not None
 
         # Each probe is a short wasm-tools process: run them side by side.
         with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
-            for feature, needed in zip(FEATURES, pool.map(needs, FEATURES), strict=True):
+            for feature, needed in zip(candidates, pool.map(needs, candidates), strict=True):
                 if needed:
                     used.add(feature.name)
     return FeatureSet(used=frozenset(used), declared=from_section, ignored=ignored)
