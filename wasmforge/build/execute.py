@@ -15,6 +15,7 @@ cache, and compares every output byte for byte before publishing the first.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tempfile
@@ -154,6 +155,8 @@ def run_build(
             runs=[_TargetRun(target, [p.targets[i] for p in passes])
                   for i, target in enumerate(abstract.targets)],
         )
+        runner.tool_threads = host.tool_threads = _tool_threads(settings.jobs,
+                                                                len(abstract.targets))
         outcome = run_graph(_tasks(build), jobs=settings.jobs, keep_going=settings.keep_going,
                             on_interrupt=lambda: _stop(build))
         runner.close(wait=False)  # no step is left: the engine removes them while we finish
@@ -185,6 +188,14 @@ def run_build(
         shutil.rmtree(scratch_root, ignore_errors=True)
         for directory in reversed(created):  # deepest first; only if nothing was published
             _remove_if_empty(directory)
+
+
+def _tool_threads(jobs: int, targets: int) -> int | None:
+    """Threads per tool when actions run side by side: the cores shared out among them (as make
+    -j users do by hand); None, each tool's own default, when one action has every core."""
+    cores = os.cpu_count() or 1
+    side_by_side = max(1, min(jobs, targets))
+    return None if side_by_side == 1 else max(1, cores // side_by_side)
 
 
 def _plan(settings: Settings, layout: Layout, host_layout: Layout) -> BuildPlan:

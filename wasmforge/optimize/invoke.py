@@ -6,7 +6,7 @@ WABT); ``wasmforge opt`` and the local runner use :func:`host_invoker`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from wasmforge.errors import ToolchainError
@@ -38,14 +38,15 @@ def tool_failure(tool: str, returncode: int, stderr: bytes) -> ToolchainError:
     return ToolchainError(f"{tool} failed (exit status {returncode}): {shown}")
 
 
-def host_invoker() -> ToolInvoker:
-    """Runs tools installed on this machine: wasm-opt from PATH, WABT and wasm-tools from their wheels."""
+def host_invoker(env: Mapping[str, str] | None = None) -> ToolInvoker:
+    """Runs tools installed on this machine: wasm-opt from PATH, WABT and wasm-tools from their
+    wheels; with ``env`` as their environment (default: this process's)."""
 
     def invoke(argv: Sequence[str], cwd: Path) -> None:
         if not argv:
             msg = "no tool to run"
             raise ValueError(msg)
-        completed = run_tool([_host_path(argv[0]), *argv[1:]], cwd=cwd)
+        completed = run_tool([_host_path(argv[0]), *argv[1:]], cwd=cwd, env=env)
         if completed.returncode != 0:
             raise tool_failure(argv[0], completed.returncode, completed.stderr)
 

@@ -64,19 +64,30 @@ class Step:
 
 def step_environment(
     layout_out: str, epoch: int, base_env: Mapping[str, str], step_env: Mapping[str, str],
-    *, private_home: bool = True,
+    *, private_home: bool = True, threads: int | None = None,
 ) -> dict[str, str]:
     """The variables a step gets: the toolchain's own (``base_env``), then a fixed epoch and TMPDIR
-    inside the writable dir, then the target's.
+    inside the writable dir, the tools' thread limit, then the target's.
 
     In a container HOME goes to the writable dir too (the project is read-only and the user has no
     home there). On the host it stays: that is where rustup, Cargo and emcc keep their settings.
     """
-    env = {**base_env, "SOURCE_DATE_EPOCH": str(epoch), "TMPDIR": f"{layout_out}/{TMP_DIR}"}
+    env = {**base_env, "SOURCE_DATE_EPOCH": str(epoch), "TMPDIR": f"{layout_out}/{TMP_DIR}",
+           **thread_limits(threads)}
     if private_home:
         env["HOME"] = f"{layout_out}/{HOME_DIR}"
     env.update(step_env)
     return env
+
+
+# The variables by which the toolchains' own parallel tools take a thread count.
+_THREAD_VARIABLES = ("BINARYEN_CORES", "EMCC_CORES", "CARGO_BUILD_JOBS")
+
+
+def thread_limits(threads: int | None) -> dict[str, str]:
+    """Tells wasm-opt, emcc and Cargo how many threads each may use (nothing: their default).
+    None of them changes its output with it: it is not part of any cache key."""
+    return {} if threads is None else {name: str(threads) for name in _THREAD_VARIABLES}
 
 
 def prepare_scratch(scratch: Path, step: Step) -> None:
@@ -140,6 +151,9 @@ class Runner(ABC):
 
     def __init__(self) -> None:
         self.cancellation = Cancellation()
+        # Threads each tool may use: set when actions run side by side, so that N actions on N
+        # cores do not each start a thread per core (see thread_limits).
+        self.tool_threads: int | None = None
 
     @abstractmethod
     def layout(self, scratch_root: Path) -> Layout:

@@ -3,7 +3,9 @@
 ``toolchains verify`` and the package probe all go through it).
 
 Starting a container costs about 0.2 s, an exec about 0.05 s (Docker 20.10 on this project's CI
-machines), so a build starts one container per toolchain and runs every step of every target in it.
+machines), and the engine handles execs nearly one at a time: so a build starts one container per
+toolchain, a few shells in it (one per program running at once), and feeds every step of every
+target to those shells.
 The box is what each step got before: no network, the invoking uid:gid, the project read-only,
 one writable directory, the ``wasmforge=1`` label.
 
@@ -16,8 +18,10 @@ outlives the wasmforge that started it.
 from __future__ import annotations
 
 import contextlib
+import shlex
 import socket
 import threading
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -61,6 +65,7 @@ class ToolchainContainer:
         self._started = False
         self._closed = False
         self._lock = threading.Lock()
+        self._shells: list[_Shell] = []  # idle ones, each ready for the next program
 
     def __enter__(self) -> Self:
         self.start()
@@ -105,42 +110,40 @@ class ToolchainContainer:
         on_output: Callable[[bytes], None],
     ) -> int:
         """Run one program to its end, passing its output (stdout and stderr, as written) to
-        ``on_output``; its exit status (127 when the container has no such program)."""
+        ``on_output``; its exit status (127 when the container has no such program). Several
+        threads may run programs at once: each gets a shell of its own (see ``_Shell``)."""
         from docker.errors import DockerException, NotFound
-        from docker.utils.socket import frames_iter
         from requests.exceptions import RequestException
 
         if self._id is None or self._closed:
             raise KeyboardInterrupt  # stopped (Ctrl-C) before this program could start
-        api = self._client.api
-        tail = b""
+        shell = None
         try:
-            created = api.exec_create(self._id, list(argv), workdir=cwd, environment=dict(env),
-                                      user=self.user)
-            # The raw connection rather than the SDK's generator, which leaves it open.
-            output = api.exec_start(created["Id"], socket=True)
-            try:
-                for _, chunk in frames_iter(output, tty=False):
-                    tail = (tail + chunk)[-512:]
-                    on_output(chunk)
-            finally:
-                _shut(output)
-            status = api.exec_inspect(created["Id"]).get("ExitCode")
-        except NotFound:
+            shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
+            status = shell.run(argv, cwd=cwd, env=env, on_output=on_output)
+        except (NotFound, _ShellGone):
+            shell = None
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the {self.image} container vanished while running {argv[0]}"
             raise ToolchainError(msg) from None
-        except (DockerException, RequestException) as error:
+        except (DockerException, RequestException, OSError) as error:
+            shell = None
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the Docker engine failed while running {argv[0]}: {_one_line(error)}"
             raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
+        finally:
+            if shell is not None:
+                with self._lock:
+                    self._shells.append(shell)
         if self._closed:
             raise KeyboardInterrupt
-        if status is None or (status in (126, 127) and b"executable file not found" in tail):
-            return NOT_FOUND
-        return int(status)
+        return status
+
+    def _idle_shell(self) -> _Shell | None:
+        with self._lock:
+            return self._shells.pop() if self._shells else None
 
     def close(self, *, wait: bool = False) -> None:
         """End the container (see the module docstring); with ``wait``, until it is removed."""
@@ -149,6 +152,9 @@ class ToolchainContainer:
             self._closed = True
             stdin, self._stdin = self._stdin, None
             container, started = self._id, self._started
+            shells, self._shells = self._shells, []
+        for shell in shells:
+            shell.close()
         if stdin is not None:
             _shut(stdin)
         if container is None:
@@ -173,6 +179,62 @@ class ToolchainContainer:
             self._client.api.wait(container, timeout=REMOVE_WAIT_SECONDS, condition="removed")
         except (DockerException, RequestException):
             self._remove(container)  # gone already (the usual case), or stuck: make sure
+
+
+class _ShellGone(Exception):
+    """A shell's connection ended before its program did (the container was stopped)."""
+
+
+class _Shell:
+    """One ``sh`` in the container, started with ``docker exec`` and kept, reading programs from
+    its stdin one at a time (cibuildwheel's way): an exec costs about 50 ms of the engine's time,
+    and the engine handles execs nearly one at a time, so an exec per program would make a build
+    of many small targets wait on the engine. Each program runs in a subshell of its own, with its
+    working directory and environment, stdin from /dev/null, stderr merged into stdout; a line
+    with a marker no program can guess then gives its exit status."""
+
+    def __init__(self, api: Any, container: str, user: str) -> None:
+        from docker.utils.socket import frames_iter
+
+        created = api.exec_create(container, ["sh"], stdin=True, user=user, workdir="/")
+        self._connection = api.exec_start(created["Id"], socket=True)
+        self._frames = frames_iter(self._connection, tty=False)
+        self._marker = f"wasmforge-done-{uuid.uuid4().hex}".encode()
+
+    def run(
+        self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
+        on_output: Callable[[bytes], None],
+    ) -> int:
+        exports = "".join(f"export {name}={shlex.quote(value)}; "
+                          for name, value in env.items())
+        script = (f"( cd {shlex.quote(cwd)} && {exports}exec {shlex.join(argv)} ) "
+                  f"</dev/null 2>&1; printf '\\n%s %s\\n' {self._marker.decode()} \"$?\"\n")
+        raw = getattr(self._connection, "_sock", self._connection)
+        raw.sendall(script.encode())
+        return self._read_until_done(on_output)
+
+    def _read_until_done(self, on_output: Callable[[bytes], None]) -> int:
+        needle = b"\n" + self._marker + b" "
+        pending = bytearray()
+        for _, chunk in self._frames:
+            pending += chunk
+            found = pending.find(needle)
+            if found >= 0:
+                end = pending.find(b"\n", found + len(needle))
+                if end < 0:
+                    continue  # the status is still on its way
+                if found:
+                    on_output(bytes(pending[:found]))
+                return int(pending[found + len(needle):end])
+            # Pass on what cannot be the start of the marker line; keep the rest for later.
+            safe = len(pending) - len(needle)
+            if safe > 0:
+                on_output(bytes(pending[:safe]))
+                del pending[:safe]
+        raise _ShellGone
+
+    def close(self) -> None:
+        _shut(self._connection)
 
 
 def _shut(connection: Any) -> None:

@@ -32,6 +32,7 @@ from wasmforge.runner.base import (
     prefixed,
     prepare_scratch,
     step_environment,
+    thread_limits,
 )
 from wasmforge.runner.container import CONTAINER_LABEL, Mount, ToolchainContainer
 from wasmforge.runner.local import step_failed
@@ -132,7 +133,8 @@ class DockerRunner(Runner):
         prepare_scratch(scratch, step)
         image = self.image(toolchain)
         box = self._container(toolchain, scratch.parent)
-        env = step_environment(layout.out(target), epoch, dict(image.env), dict(step.env))
+        env = step_environment(layout.out(target), epoch, dict(image.env), dict(step.env),
+                               threads=self.tool_threads)
         self._log(target, image, box, step.argv, step.cwd, env)
         splitter = LineSplitter(
             prefixed(target, sink, partial(show_project_paths, project=str(self.root))))
@@ -148,7 +150,8 @@ class DockerRunner(Runner):
         def invoke(argv: Sequence[str], cwd: Path) -> None:
             inside = f"{OUT_MOUNT}/{cwd.relative_to(scratch.parent).as_posix()}"
             # The optimiser's dir holds only its files: home and temp go to the container's /tmp.
-            env = {**image.env, "SOURCE_DATE_EPOCH": str(epoch), "HOME": "/tmp", "TMPDIR": "/tmp"}
+            env = {**image.env, "SOURCE_DATE_EPOCH": str(epoch), "HOME": "/tmp", "TMPDIR": "/tmp",
+                   **thread_limits(self.tool_threads)}
             self._log(target, image, box, argv, inside, env)
             output: list[bytes] = []
             status = box.run(argv, cwd=inside, env=env, on_output=output.append)

@@ -31,6 +31,7 @@ from wasmforge.runner.base import (
     prefixed,
     prepare_scratch,
     step_environment,
+    thread_limits,
 )
 from wasmforge.tools import wabt_tool
 
@@ -126,7 +127,7 @@ class LocalRunner(Runner):
         argv = [find_program(step.program), *host_quirk_flags(step.program, step.argv[1:]),
                 *step.argv[1:]]
         env = step_environment(layout.out(target), epoch, os.environ, dict(step.env),
-                               private_home=False)
+                               private_home=False, threads=self.tool_threads)
         get_console().debug(f"[{target}] + (cd {shlex.quote(step.cwd)} && {shlex.join(argv)})")
         key = f"{target}:{id(step)}"
         # Its own process group, so that stopping it also stops what it started (a shell's
@@ -152,7 +153,7 @@ class LocalRunner(Runner):
 
     def invoker(self, toolchain: str, *, target: str, scratch: Path, epoch: int) -> ToolInvoker:
         del toolchain, target, scratch, epoch
-        return host_invoker()
+        return host_invoker({**os.environ, **thread_limits(self.tool_threads)})
 
     def toolchain_id(self, toolchain: str) -> str | None:
         del toolchain

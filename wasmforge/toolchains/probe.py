@@ -56,7 +56,7 @@ class ImageProbe:
             msg = f"{self.image}: cannot run {command[0]!r}: {error.message}"
             raise ToolchainError(msg) from None
         text = b"".join(output).decode("utf-8", errors="replace")
-        if code == 127 and "executable file not found" in text:
+        if code == 127 and "not found" in text:
             text = f"{command[0]}: command not found"  # what a shell would say
         return ProbeResult(exit_code=code, output=text)
 
