@@ -118,28 +118,35 @@ class ToolchainContainer:
         if self._id is None or self._closed:
             raise KeyboardInterrupt  # stopped (Ctrl-C) before this program could start
         shell = None
+        reusable = False
         try:
             shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
             status = shell.run(argv, cwd=cwd, env=env, on_output=on_output)
+            reusable = True
         except (NotFound, _ShellGone):
-            shell = None
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the {self.image} container vanished while running {argv[0]}"
             raise ToolchainError(msg) from None
         except (DockerException, RequestException, OSError) as error:
-            shell = None
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the Docker engine failed while running {argv[0]}: {_one_line(error)}"
             raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
         finally:
-            if shell is not None:
-                with self._lock:
-                    self._shells.append(shell)
+            if shell is not None and not self._keep(shell, reusable):
+                shell.close()  # interrupted mid-program, or the container is going
         if self._closed:
             raise KeyboardInterrupt
         return status
+
+    def _keep(self, shell: _Shell, reusable: bool) -> bool:
+        """Put ``shell`` back for the next program, unless it or the container is done."""
+        with self._lock:  # the same lock close() takes the idle shells under
+            if reusable and not self._closed:
+                self._shells.append(shell)
+                return True
+            return False
 
     def _idle_shell(self) -> _Shell | None:
         with self._lock:
@@ -190,8 +197,8 @@ class _Shell:
     its stdin one at a time (cibuildwheel's way): an exec costs about 50 ms of the engine's time,
     and the engine handles execs nearly one at a time, so an exec per program would make a build
     of many small targets wait on the engine. Each program runs in a subshell of its own, with its
-    working directory and environment, stdin from /dev/null, stderr merged into stdout; a line
-    with a marker no program can guess then gives its exit status."""
+    working directory and environment, stdin from /dev/null, stderr merged into stdout; then a
+    marker no program can guess, and its exit status, end its output."""
 
     def __init__(self, api: Any, container: str, user: str) -> None:
         from docker.utils.socket import frames_iter
@@ -208,13 +215,15 @@ class _Shell:
         exports = "".join(f"export {name}={shlex.quote(value)}; "
                           for name, value in env.items())
         script = (f"( cd {shlex.quote(cwd)} && {exports}exec {shlex.join(argv)} ) "
-                  f"</dev/null 2>&1; printf '\\n%s %s\\n' {self._marker.decode()} \"$?\"\n")
+                  f"</dev/null 2>&1; printf '%s %s\\n' {self._marker.decode()} \"$?\"\n")
         raw = getattr(self._connection, "_sock", self._connection)
         raw.sendall(script.encode())
         return self._read_until_done(on_output)
 
     def _read_until_done(self, on_output: Callable[[bytes], None]) -> int:
-        needle = b"\n" + self._marker + b" "
+        """Pass the program's output on as it comes, up to the marker (which follows its last
+        byte directly); the status after it."""
+        needle = self._marker + b" "
         pending = bytearray()
         for _, chunk in self._frames:
             pending += chunk
@@ -226,11 +235,13 @@ class _Shell:
                 if found:
                     on_output(bytes(pending[:found]))
                 return int(pending[found + len(needle):end])
-            # Pass on what cannot be the start of the marker line; keep the rest for later.
-            safe = len(pending) - len(needle)
-            if safe > 0:
-                on_output(bytes(pending[:safe]))
-                del pending[:safe]
+            # Keep back only an end that could be the start of the marker: the rest goes on now,
+            # so that a program's output shows while it runs.
+            held = next((n for n in range(min(len(needle), len(pending)), 0, -1)
+                         if pending.endswith(needle[:n])), 0)
+            if len(pending) > held:
+                on_output(bytes(pending[:len(pending) - held]))
+                del pending[:len(pending) - held]
         raise _ShellGone
 
     def close(self) -> None:
