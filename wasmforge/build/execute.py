@@ -255,8 +255,7 @@ def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> N
     runner = build.runner_for(action.toolchain)
     key = action_key(target, action, KeyInputs(
         toolchain=_identity(runner, action), epoch=build.action_epoch,
-        sources=_source_digests(build, target, action),
-        trees={tree: build.digests.tree(tree, action.tree_excludes) for tree in action.trees},
+        sources=_input_digests(build, target, action), trees=_tree_digests(build, target, action),
         consumed=consumed,
     ))
     hit = build.cache.lookup(key, build.digests.matches) if build.cache is not None else None
@@ -280,15 +279,28 @@ def _identity(runner: Runner, action: Action) -> str:
     return identity
 
 
-def _source_digests(build: _Build, target: str, action: Action) -> dict[str, str]:
+def _input_digests(build: _Build, target: str, action: Action) -> dict[str, str]:
     digests = {}
     for source in action.sources:
         try:
             digests[source] = build.digests.file(source)
         except OSError as error:
-            msg = f"target {target!r}: cannot read {source}: {error.strerror or error}"
-            raise UserError(msg) from None
+            raise _unreadable(target, source, error) from None
     return digests
+
+
+def _tree_digests(build: _Build, target: str, action: Action) -> dict[str, str]:
+    digests = {}
+    for tree in action.trees:
+        try:
+            digests[tree] = build.digests.tree(tree, action.tree_excludes)
+        except OSError as error:
+            raise _unreadable(target, error.filename or tree, error) from None
+    return digests
+
+
+def _unreadable(target: str, what: object, error: OSError) -> UserError:
+    return UserError(f"target {target!r}: cannot read {what}: {error.strerror or error}")
 
 
 def _execute(build: _Build, run: _TargetRun, index: int, action: Action, key: str) -> ActionRecord:
