@@ -190,18 +190,19 @@ def test_without_keep_going_groups_not_started_never_start_after_a_failure() -> 
     assert outcome.results == {}
 
 
-def test_without_keep_going_no_new_group_starts_but_started_groups_finish() -> None:
-    """A target half built is a target half wasted: the groups under way when another fails run
-    to their end (new tasks of theirs included); groups not started yet never start."""
-    journal = Journal()
+def _slow_and_failing(
+    result: str, *, linger: float = 0.0
+) -> tuple[Callable[[], object], Callable[[], object]]:
+    """Two task bodies: one that runs until the other has failed (then ``linger`` more seconds)
+    and returns ``result``, and one that fails once the first is running."""
     slow_started = threading.Event()
     failed = threading.Event()
 
     def slow() -> object:
         slow_started.set()
         failed.wait(WAIT)
-        time.sleep(0.1)  # the failure is handled meanwhile
-        return "slow result"
+        time.sleep(linger)
+        return result
 
     def failing() -> object:
         slow_started.wait(WAIT)
@@ -209,6 +210,14 @@ def test_without_keep_going_no_new_group_starts_but_started_groups_finish() -> N
         msg = "boom"
         raise RuntimeError(msg)
 
+    return slow, failing
+
+
+def test_without_keep_going_no_new_group_starts_but_started_groups_finish() -> None:
+    """A target half built is a target half wasted: the groups under way when another fails run
+    to their end (new tasks of theirs included); groups not started yet never start."""
+    journal = Journal()
+    slow, failing = _slow_and_failing("slow result", linger=0.1)  # the failure is handled meanwhile
     tasks = [
         Task("slow", "a", journal.task("slow", slow)),
         Task("fail", "b", journal.task("fail", failing)),
@@ -226,20 +235,7 @@ def test_without_keep_going_no_new_group_starts_but_started_groups_finish() -> N
 
 def test_with_keep_going_running_and_later_tasks_of_other_groups_run() -> None:
     journal = Journal()
-    slow_started = threading.Event()
-    failed = threading.Event()
-
-    def slow() -> object:
-        slow_started.set()
-        failed.wait(WAIT)
-        return "slow"
-
-    def failing() -> object:
-        slow_started.wait(WAIT)
-        failed.set()
-        msg = "boom"
-        raise RuntimeError(msg)
-
+    slow, failing = _slow_and_failing("slow")
     tasks = [
         Task("slow", "a", journal.task("slow", slow)),
         Task("fail", "b", journal.task("fail", failing)),
