@@ -51,6 +51,10 @@ def test_docker_run_line_is_copy_pasteable() -> None:
     words = shlex.split(line)
     assert words[:8] == ["docker", "run", "--rm", "--network", "none", "--user", "1000:1000",
                          "--label"]
+    # the box, as the runner makes it (see wasmforge.runner.container)
+    for flag in ("--read-only", "--cap-drop", "--security-opt", "--memory", "--pids-limit"):
+        assert flag in words
+    assert words[words.index("--cap-drop") + 1] == "ALL"
     assert "/my project:/src:ro" in words
     assert words[words.index("-w") + 1] == "/src"
     assert words.index("A=1 2") < words.index("B=2")

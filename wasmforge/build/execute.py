@@ -42,6 +42,7 @@ from wasmforge.errors import NotReproducibleError, ToolchainError, UserError, Wa
 from wasmforge.kinds import HOST_TOOLCHAIN
 from wasmforge.runner.base import Layout, Runner
 from wasmforge.runner.local import LocalRunner, package_version
+from wasmforge.runner.owner import OWNER_FILE, SCRATCH_PREFIX, Owner, reap_scratch
 
 CacheOrigin = Literal["local", "remote"]
 
@@ -137,7 +138,9 @@ def run_build(
     created = [d for d in (settings.out_dir, publish_dir) if not d.exists()]
     try:
         settings.out_dir.mkdir(parents=True, exist_ok=True)
-        scratch_root = Path(tempfile.mkdtemp(prefix=".wasmforge-build-", dir=settings.out_dir))
+        reap_scratch(settings.out_dir)  # what builds killed outright left behind
+        scratch_root = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=settings.out_dir))
+        (scratch_root / OWNER_FILE).write_text(Owner.current().text(), encoding="utf-8")
     except OSError as error:
         msg = f"{settings.out_dir}: cannot create the output directory: {error.strerror}"
         raise UserError(msg, hint="choose another with --out-dir") from None
@@ -157,6 +160,7 @@ def run_build(
         )
         runner.tool_threads = host.tool_threads = _tool_threads(settings.jobs,
                                                                 len(abstract.targets))
+        runner.limits = host.limits = settings.limits
         outcome = run_graph(_tasks(build), jobs=settings.jobs, keep_going=settings.keep_going,
                             on_interrupt=lambda: _stop(build))
         runner.close(wait=False)  # no step is left: the engine removes them while we finish

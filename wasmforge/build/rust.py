@@ -24,13 +24,17 @@ from wasmforge.config.model import RustTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
+from wasmforge.runner.owner import SCRATCH_PREFIX
 
 TOOLCHAIN = toolchain_of("rust")
 # Cargo's own build dir in a package, which a copy and the package's inputs leave out.
 CARGO_TARGET_DIR = "target"
-# sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes.
+# sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes, writable
+# by its owner (Cargo writes its lock file into it, and a step has no capability to override a
+# read-only mode it copied).
 _COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
-                'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf -')
+                'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf - '
+                '&& chmod -R u+w "$dst"')
 
 EDITION = "2021"
 # CARGO_ENCODED_RUSTFLAGS separates flags with this byte, so paths with spaces stay whole.
@@ -84,7 +88,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         copy = f"{out}/cargo-src"
         # tar rather than cp: it leaves out the user's own cargo builds (target/) and wasmforge's
         # output dir, which holds this very copy when it is inside the package.
-        excludes = [f"--exclude=./{CARGO_TARGET_DIR}", "--exclude=.wasmforge-build-*"]
+        excludes = [f"--exclude=./{CARGO_TARGET_DIR}", f"--exclude={SCRATCH_PREFIX}*"]
         if context.out_dir_in_project is not None:
             below = Path(context.out_dir_in_project)
             if below.is_relative_to(package_dir):

@@ -16,10 +16,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from wasmforge.runner.owner import SCRATCH_PREFIX
+
 _CHUNK = 1 << 20
-# Never part of a project's inputs: version control, and wasmforge's own scratch and output.
+# Never part of a project's inputs: version control, and wasmforge's own scratch dirs.
 SKIPPED_NAMES = frozenset({".git", ".hg", ".svn"})
-SCRATCH_PREFIX = ".wasmforge-build-"
 
 
 @dataclass(frozen=True)

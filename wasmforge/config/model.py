@@ -199,6 +199,29 @@ class CacheConfig(StrictModel):
     )
 
 
+# "30m", "90s", "1h30m" or a number of seconds.
+DURATION_PATTERN = r"^\s*([0-9]+\s*[hms]\s*)+$"
+
+
+class LimitsConfig(StrictModel):
+    """``[limits]``: what each build container may use (a build script cannot take the host)."""
+
+    memory: Annotated[str, Field(pattern=SIZE_PATTERN)] | Annotated[int, Field(ge=0)] | None = (
+        Field(default=None, description="Memory of a toolchain container, e.g. '8GiB' (default "
+              "8GiB; 0: no limit).")
+    )
+    pids: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Processes in a toolchain container (default 4096; 0: no limit)."
+    )
+    cpus: Annotated[float, Field(ge=0)] | None = Field(
+        default=None, description="CPUs a toolchain container may use (default 0: all of them)."
+    )
+    step_timeout: Annotated[str, Field(pattern=DURATION_PATTERN)] | Annotated[
+        int, Field(ge=1)] | None = Field(
+        default=None, description="Longest a single build step may run, e.g. '30m' (default 1h)."
+    )
+
+
 class WasmforgeConfig(StrictModel):
     """The whole ``wasmforge.toml``."""
 
@@ -207,6 +230,7 @@ class WasmforgeConfig(StrictModel):
     project: ProjectConfig
     build: BuildConfig = BuildConfig()
     cache: CacheConfig = CacheConfig()
+    limits: LimitsConfig = LimitsConfig()
     profile: dict[str, ProfileConfig] = {}
     toolchains: dict[TargetKind, ToolchainOverride] = {}
     targets: dict[str, Target] = Field(min_length=1)

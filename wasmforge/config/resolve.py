@@ -17,6 +17,10 @@ from wasmforge.errors import ConfigError, UserError
 
 ENV_PREFIX = "WASMFORGE_"
 DEFAULT_CACHE_MAX_SIZE = 5 * 1024**3
+DEFAULT_MEMORY = 8 * 1024**3
+DEFAULT_PIDS = 4096
+DEFAULT_STEP_TIMEOUT = 3600
+_DURATION_PART = re.compile(r"([0-9]+)\s*([hms])")
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$")
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
@@ -91,6 +95,16 @@ class CacheSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Limits:
+    """What one build container may use, and how long a step may run (see ``[limits]``)."""
+
+    memory: int = DEFAULT_MEMORY  # bytes; 0: no limit
+    pids: int = DEFAULT_PIDS  # 0: no limit
+    cpus: float = 0.0  # 0: all of them
+    step_timeout: int = DEFAULT_STEP_TIMEOUT  # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a build needs to know, after precedence is applied."""
 
@@ -103,6 +117,7 @@ class Settings:
     targets: tuple[str, ...] = field(default=())
     keep_going: bool = False
     cache: CacheSettings = field(default_factory=lambda: CacheSettings(directory=Path()))
+    limits: Limits = field(default_factory=Limits)
 
 
 def resolve_profile(config: WasmforgeConfig, name: str) -> Profile:
@@ -166,7 +181,38 @@ def resolve_settings(
         targets=flags.targets or tuple(config.targets),
         keep_going=flags.keep_going,
         cache=resolve_cache(config, env, flags),
+        limits=resolve_limits(config, env),
     )
+
+
+def resolve_limits(config: WasmforgeConfig, env: Mapping[str, str]) -> Limits:
+    """``[limits]`` < ``WASMFORGE_STEP_TIMEOUT`` (which tests and CI jobs shorten)."""
+    file = config.limits
+    timeout = env.get(f"{ENV_PREFIX}STEP_TIMEOUT")
+    return Limits(
+        memory=DEFAULT_MEMORY if file.memory is None else parse_size(file.memory, "limits.memory"),
+        pids=DEFAULT_PIDS if file.pids is None else file.pids,
+        cpus=file.cpus or 0.0,
+        step_timeout=parse_duration(timeout, f"{ENV_PREFIX}STEP_TIMEOUT") if timeout else (
+            DEFAULT_STEP_TIMEOUT if file.step_timeout is None
+            else parse_duration(file.step_timeout, "limits.step-timeout")),
+    )
+
+
+def parse_duration(value: str | int, where: str) -> int:
+    """Seconds from ``30m``, ``90s``, ``1h30m`` or a number of seconds."""
+    if isinstance(value, int) or value.strip().isdigit():
+        seconds = int(value)
+    else:
+        parts = _DURATION_PART.findall(value)
+        if not parts or "".join(f"{n}{u}" for n, u in parts) != "".join(value.split()):
+            msg = f"{where}: {value!r} is not a duration (e.g. '30m', '90s', '1h30m')"
+            raise ConfigError(msg)
+        seconds = sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds < 1:
+        msg = f"{where}: {value!r} must be at least one second"
+        raise ConfigError(msg)
+    return seconds
 
 
 def resolve_cache(config: WasmforgeConfig, env: Mapping[str, str], flags: BuildFlags) -> CacheSettings:

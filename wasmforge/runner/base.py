@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wasmforge.config.resolve import Limits
 from wasmforge.optimize.invoke import ToolInvoker
 
 if TYPE_CHECKING:
@@ -154,6 +155,8 @@ class Runner(ABC):
         # Threads each tool may use: set when actions run side by side, so that N actions on N
         # cores do not each start a thread per core (see thread_limits).
         self.tool_threads: int | None = None
+        # What a step may use and how long it may run ([limits]); the build sets it.
+        self.limits = Limits()
 
     @abstractmethod
     def layout(self, scratch_root: Path) -> Layout:

@@ -6,8 +6,10 @@ Starting a container costs about 0.2 s, an exec about 0.05 s (Docker 20.10 on th
 machines), and the engine handles execs nearly one at a time: so a build starts one container per
 toolchain, a few shells in it (one per program running at once), and feeds every step of every
 target to those shells.
-The box is what each step got before: no network, the invoking uid:gid, the project read-only,
-one writable directory, the ``wasmforge=1`` label.
+The box: no network, the invoking uid:gid, the project read-only and one writable directory, a
+read-only root file system (a tmpfs at /tmp), every capability dropped, no new privileges, limits
+on memory, processes and CPUs (``[limits]``), and a deadline for every program. Labels: ``wasmforge=1``
+and the owner (see ``owner``), so that a later build can reap what a killed one left.
 
 Its main process is ``cat`` reading a stdin that stays attached to this process. Closing it (at the
 end, on Ctrl-C or SIGTERM), or this process dying outright (``kill -9``), ends ``cat``; the kernel
@@ -21,17 +23,28 @@ import contextlib
 import shlex
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
+from wasmforge.config.resolve import Limits
 from wasmforge.engine import ENGINE_HINT
 from wasmforge.errors import EngineUnavailableError, ToolchainError
+from wasmforge.runner.owner import Owner
 
 CONTAINER_LABEL = "wasmforge"
 # How long closing waits for the engine to remove the container.
 REMOVE_WAIT_SECONDS = 10
+# The only writable place besides the mounted one (tools that ignore TMPDIR).
+TMPFS = {"/tmp": "rw,nosuid,nodev,size=1g,mode=1777"}
+# After its deadline a program gets TERM, and KILL this many seconds later.
+KILL_AFTER_SECONDS = 10
+
+
+class StepTimedOut(ToolchainError):
+    """A program ran past its deadline and was stopped."""
 
 
 @dataclass(frozen=True)
@@ -51,12 +64,14 @@ class ToolchainContainer:
     def __init__(
         self, client: Any, image: str, *, mounts: Sequence[Mount] = (), user: str,
         labels: Mapping[str, str] | None = None, name: str | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._client = client
         self.image = image
         self.mounts = tuple(mounts)
         self.user = user
-        self._labels = {CONTAINER_LABEL: "1", **(labels or {})}
+        self.limits = limits or Limits()
+        self._labels = {CONTAINER_LABEL: "1", **Owner.current().labels(), **(labels or {})}
         self._name = name
         self._id: str | None = None
         self._stdin: Any = None
@@ -81,6 +96,8 @@ class ToolchainContainer:
             host_config = api.create_host_config(
                 network_mode="none", auto_remove=True,
                 binds={m.host: {"bind": m.container, "mode": m.mode} for m in self.mounts},
+                read_only=True, tmpfs=TMPFS, cap_drop=["ALL"],
+                security_opt=["no-new-privileges"], **_resource_limits(self.limits),
             )
             created = api.create_container(
                 self.image, command=["cat"], entrypoint=[], user=self.user, stdin_open=True,
@@ -108,7 +125,8 @@ class ToolchainContainer:
         on_output: Callable[[bytes], None],
     ) -> int:
         """Run one program to its end, passing its output (stdout and stderr, as written) to
-        ``on_output``; its exit status (127, as a shell says, when there is no such program). Several
+        ``on_output``; its exit status (127, as a shell says, when there is no such program).
+        A program that runs past ``limits.step_timeout`` is stopped: StepTimedOut. Several
         threads may run programs at once: each gets a shell of its own (see ``_Shell``)."""
         from docker.errors import DockerException, NotFound
         from requests.exceptions import RequestException
@@ -119,8 +137,14 @@ class ToolchainContainer:
         reusable = False
         try:
             shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
-            status = shell.run(argv, cwd=cwd, env=env, on_output=on_output)
+            started = time.monotonic()
+            status = shell.run(argv, cwd=cwd, env=env, on_output=on_output,
+                               timeout=self.limits.step_timeout)
             reusable = True
+            if status in (124, 137) and time.monotonic() - started >= self.limits.step_timeout:
+                msg = (f"{argv[0]} ran longer than {self.limits.step_timeout} s and was stopped "
+                       "(limits.step-timeout)")
+                raise StepTimedOut(msg)
         except (NotFound, _ShellGone):
             if self._closed:
                 raise KeyboardInterrupt from None
@@ -208,11 +232,12 @@ class _Shell:
 
     def run(
         self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-        on_output: Callable[[bytes], None],
+        on_output: Callable[[bytes], None], timeout: int,
     ) -> int:
         exports = "".join(f"export {name}={shlex.quote(value)}; "
                           for name, value in env.items())
-        script = (f"( cd {shlex.quote(cwd)} && {exports}exec {shlex.join(argv)} ) "
+        deadline = f"timeout --kill-after={KILL_AFTER_SECONDS} {timeout} "
+        script = (f"( cd {shlex.quote(cwd)} && {exports}exec {deadline}{shlex.join(argv)} ) "
                   f"</dev/null 2>&1; printf '%s %s\\n' {self._marker.decode()} \"$?\"\n")
         raw = getattr(self._connection, "_sock", self._connection)
         raw.sendall(script.encode())
@@ -244,6 +269,18 @@ class _Shell:
 
     def close(self) -> None:
         _shut(self._connection)
+
+
+def _resource_limits(limits: Limits) -> dict[str, Any]:
+    """The engine's names for ``[limits]`` (0 means no limit)."""
+    found: dict[str, Any] = {}
+    if limits.memory:
+        found.update(mem_limit=limits.memory, memswap_limit=limits.memory)  # no swap on top
+    if limits.pids:
+        found["pids_limit"] = limits.pids
+    if limits.cpus:
+        found["nano_cpus"] = int(limits.cpus * 1e9)
+    return found
 
 
 def _shut(connection: Any) -> None:

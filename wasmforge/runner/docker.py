@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.build.action import Action
+from wasmforge.config.resolve import Limits
 from wasmforge.console import get_console
+from wasmforge.errors import ToolchainError
 from wasmforge.optimize.invoke import ToolInvoker, tool_failure
 from wasmforge.runner.base import (
     Layout,
@@ -34,7 +36,7 @@ from wasmforge.runner.base import (
     step_environment,
     thread_limits,
 )
-from wasmforge.runner.container import CONTAINER_LABEL, Mount, ToolchainContainer
+from wasmforge.runner.container import CONTAINER_LABEL, Mount, StepTimedOut, ToolchainContainer
 from wasmforge.runner.local import step_failed
 
 if TYPE_CHECKING:
@@ -63,11 +65,19 @@ def user_spec() -> str:
 
 def docker_run_line(
     image: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
-    mounts: Sequence[tuple[str, str, str]], user: str,
+    mounts: Sequence[tuple[str, str, str]], user: str, limits: Limits | None = None,
 ) -> str:
     """The ``docker run`` command that does what the runner does, to copy and rerun by hand."""
+    limits = limits or Limits()
     words = ["docker", "run", "--rm", "--network", "none", "--user", user,
-             "--label", f"{CONTAINER_LABEL}=1"]
+             "--label", f"{CONTAINER_LABEL}=1", "--read-only", "--tmpfs", "/tmp",
+             "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+    if limits.memory:
+        words += ["--memory", str(limits.memory), "--memory-swap", str(limits.memory)]
+    if limits.pids:
+        words += ["--pids-limit", str(limits.pids)]
+    if limits.cpus:
+        words += ["--cpus", str(limits.cpus)]
     for host, container, mode in mounts:
         words += ["-v", f"{host}:{container}:{mode}"]
     words += ["-w", cwd]
@@ -99,6 +109,10 @@ class DockerRunner(Runner):
             from wasmforge.engine import docker_client
 
             self._client = docker_client()
+            # Before the first container of this build: what killed builds left behind goes.
+            from wasmforge.runner.owner import reap_containers
+
+            reap_containers(self._client)
         return self._client
 
     def layout(self, scratch_root: Path) -> Layout:
@@ -138,7 +152,13 @@ class DockerRunner(Runner):
         self._log(target, image, box, step.argv, step.cwd, env)
         splitter = LineSplitter(
             prefixed(target, sink, partial(show_project_paths, project=str(self.root))))
-        status = box.run(step.argv, cwd=step.cwd, env=env, on_output=splitter.feed)
+        try:
+            status = box.run(step.argv, cwd=step.cwd, env=env, on_output=splitter.feed)
+        except StepTimedOut as timed_out:
+            splitter.close()
+            msg = f"target {target!r}: {step.description}: {timed_out.message}"
+            raise ToolchainError(msg, hint="raise [limits] step-timeout if it needs longer") \
+                from None
         splitter.close()
         if status != 0:
             raise step_failed(target, step, status)
@@ -181,7 +201,7 @@ class DockerRunner(Runner):
                 raise KeyboardInterrupt
             image = self.image(toolchain)
             box = ToolchainContainer(
-                self.client, image.image_id, user=user_spec(),
+                self.client, image.image_id, user=user_spec(), limits=self.limits,
                 mounts=[Mount(str(self.root), SRC_MOUNT, read_only=True),
                         Mount(str(scratch_root), OUT_MOUNT, read_only=False)],
                 labels={f"{CONTAINER_LABEL}.toolchain": toolchain,
@@ -203,5 +223,6 @@ class DockerRunner(Runner):
         if console.verbose:
             mounts = [(m.host, m.container, m.mode) for m in box.mounts]
             console.debug(f"[{target}] + " + docker_run_line(
-                image.reference, argv, cwd=cwd, env=env, mounts=mounts, user=box.user))
+                image.reference, argv, cwd=cwd, env=env, mounts=mounts, user=box.user,
+                limits=box.limits))
 

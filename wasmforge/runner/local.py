@@ -138,6 +138,15 @@ class LocalRunner(Runner):
         ) as process:
             self.cancellation.add(key, lambda: _terminate(process))
             splitter = LineSplitter(prefixed(target, sink))
+            # The step's deadline: past it, the whole process group goes.
+            expired = threading.Event()
+
+            def expire() -> None:
+                expired.set()
+                _terminate(process)
+
+            deadline = threading.Timer(self.limits.step_timeout, expire)
+            deadline.start()
             try:
                 stdout = process.stdout
                 assert stdout is not None  # set by stdout=PIPE
@@ -146,8 +155,13 @@ class LocalRunner(Runner):
                 splitter.close()
                 status = process.wait()
             finally:
+                deadline.cancel()
                 self.cancellation.discard(key)
                 _terminate(process)
+        if expired.is_set():
+            msg = (f"target {target!r}: {step.description} ran longer than "
+                   f"{self.limits.step_timeout} s and was stopped (limits.step-timeout)")
+            raise ToolchainError(msg, hint="raise [limits] step-timeout if it needs longer")
         if status != 0:
             raise step_failed(target, step, status)
 

@@ -56,8 +56,8 @@ class ImageProbe:
             msg = f"{self.image}: cannot run {command[0]!r}: {error.message}"
             raise ToolchainError(msg) from None
         text = b"".join(output).decode("utf-8", errors="replace")
-        if code == 127 and "not found" in text:
-            text = f"{command[0]}: command not found"  # what a shell would say
+        if code == 127:  # the shell, or the deadline's wrapper, found no such program
+            text = f"{command[0]}: command not found"
         return ProbeResult(exit_code=code, output=text)
 
 
