@@ -6,6 +6,7 @@ this module imports nothing heavy: each command imports what it needs when it ru
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -96,9 +97,15 @@ def _on_stop_signal(signum: int, frame: object) -> None:
 
 
 def _interrupted() -> NoReturn:
-    if _stopped_by == signal.SIGTERM:
-        _fail("terminated", None, ExitCode.TERMINATED)
-    _fail("interrupted", None, ExitCode.INTERRUPTED)
+    """Report the interrupt and end now. Cleanup has run (with deadlines); a worker thread still
+    waiting on a frozen engine must not hold the exit up, so the process ends without joining it."""
+    code = ExitCode.TERMINATED if _stopped_by == signal.SIGTERM else ExitCode.INTERRUPTED
+    try:
+        _fail("terminated" if code == ExitCode.TERMINATED else "interrupted", None, code)
+    except SystemExit:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _fail(message: str, hint: str | None, code: ExitCode) -> NoReturn:

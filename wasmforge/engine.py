@@ -18,9 +18,12 @@ if TYPE_CHECKING:
 ENGINE_HINT = "start the Docker daemon, or build with --runner local"
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
-# How long a ping may take before the engine counts as down. Image builds and pulls get no timeout
-# of their own from this; only the connection check does.
+# How long a ping may take before the engine counts as down.
 PING_TIMEOUT_SECONDS = 10
+# Every other call's deadline, and how long a running step may go without the engine answering a
+# ping (WASMFORGE_ENGINE_TIMEOUT shortens it, e.g. for tests of a frozen engine).
+ENGINE_TIMEOUT_SECONDS = 60
+ENGINE_TIMEOUT_ENV = "WASMFORGE_ENGINE_TIMEOUT"
 
 # Docker 20.10's API, the oldest engine wasmforge supports; newer engines all speak it. Naming it
 # also keeps the SDK from probing the engine inside its constructor, where a failure would leave a
@@ -55,9 +58,28 @@ def docker_client() -> docker.DockerClient:
             client.close()  # no socket left open behind the error
         msg = f"no Docker engine answers at {url}: {_reason(error)}"
         raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
-    # The ping may be quick but builds are not: lift the timeout for everything that follows.
-    client.api.timeout = None
+    # Calls that stream a long job (image builds, pulls, a step's output) set their own.
+    client.api.timeout = engine_timeout()
     return client
+
+
+def engine_timeout() -> float:
+    """The deadline of an engine call, in seconds (see ENGINE_TIMEOUT_SECONDS)."""
+    raw = os.environ.get(ENGINE_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else ENGINE_TIMEOUT_SECONDS
+    except ValueError:
+        value = ENGINE_TIMEOUT_SECONDS
+    return value if value > 0 else ENGINE_TIMEOUT_SECONDS
+
+
+def ping_client() -> docker.APIClient:
+    """A client of its own for liveness pings, with a short deadline: a ping must never queue
+    behind the build's calls, nor wait longer than it takes to tell."""
+    import docker
+
+    return docker.APIClient(**docker.utils.kwargs_from_env(), version=API_VERSION,
+                            timeout=min(PING_TIMEOUT_SECONDS, engine_timeout()))
 
 
 def engine_id(client: docker.DockerClient) -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 # How often the main thread wakes up while tasks run, so that Ctrl-C is handled promptly.
 POLL_SECONDS = 0.2
+# After Ctrl-C, how long the workers get to unwind (a worker stuck on a frozen engine is left).
+UNWIND_SECONDS = 3
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,8 @@ def run_graph(
                     needs.discard(task.id)
     except KeyboardInterrupt:
         on_interrupt()
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(running, timeout=UNWIND_SECONDS)
         raise
     pool.shutdown(wait=True)
     return outcome

@@ -35,8 +35,9 @@ from wasmforge.errors import EngineUnavailableError, ToolchainError
 from wasmforge.runner.owner import Owner
 
 CONTAINER_LABEL = "wasmforge"
-# How long closing waits for the engine to remove the container.
-REMOVE_WAIT_SECONDS = 10
+# How long closing waits for the engine to remove the container (after a failure or Ctrl-C: it
+# ends by itself anyway, when its stdin closes).
+REMOVE_WAIT_SECONDS = 3
 # The only writable place besides the mounted one (tools that ignore TMPDIR).
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=1g,mode=1777"}
 # After its deadline a program gets TERM, and KILL this many seconds later.
@@ -79,6 +80,10 @@ class ToolchainContainer:
         self._closed = False
         self._lock = threading.Lock()
         self._shells: list[_Shell] = []  # idle ones, each ready for the next program
+        self._busy: set[_Shell] = set()  # running a program now
+        # Set when the engine stopped answering: nothing is asked of it any more.
+        self._engine_lost: str | None = None
+        self._watchdog: _Watchdog | None = None
 
     def __enter__(self) -> Self:
         self.start()
@@ -110,8 +115,10 @@ class ToolchainContainer:
                 self._remove(created["Id"])
                 raise KeyboardInterrupt
             self._stdin = api.attach_socket(self._id, params={"stdin": 1, "stream": 1})
+            _no_deadline(self._stdin)  # it stays open, silent, for the container's life
             api.start(self._id)
             self._started = True
+            self._watchdog = _Watchdog(self._engine_gone)
         except (DockerException, RequestException) as error:
             stopped = self._closed
             self.close()
@@ -137,6 +144,10 @@ class ToolchainContainer:
         reusable = False
         try:
             shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
+            with self._lock:
+                self._busy.add(shell)
+            if self._watchdog is not None:
+                self._watchdog.busy(+1)
             started = time.monotonic()
             status = shell.run(argv, cwd=cwd, env=env, on_output=on_output,
                                timeout=self.limits.step_timeout)
@@ -146,21 +157,45 @@ class ToolchainContainer:
                        "(limits.step-timeout)")
                 raise StepTimedOut(msg)
         except (NotFound, _ShellGone):
+            self._raise_if_engine_lost(argv[0])
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the {self.image} container vanished while running {argv[0]}"
             raise ToolchainError(msg) from None
         except (DockerException, RequestException, OSError) as error:
+            self._raise_if_engine_lost(argv[0])
             if self._closed:
                 raise KeyboardInterrupt from None
             msg = f"the Docker engine failed while running {argv[0]}: {_one_line(error)}"
             raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
         finally:
-            if shell is not None and not self._keep(shell, reusable):
-                shell.close()  # interrupted mid-program, or the container is going
+            if shell is not None:
+                with self._lock:
+                    was_busy = shell in self._busy
+                    self._busy.discard(shell)
+                if was_busy and self._watchdog is not None:
+                    self._watchdog.busy(-1)
+                if not self._keep(shell, reusable):
+                    shell.close()  # interrupted mid-program, or the container is going
         if self._closed:
             raise KeyboardInterrupt
         return status
+
+    def _engine_gone(self, why: str) -> None:
+        """The watchdog's verdict: end every connection, so that every wait on them ends."""
+        with self._lock:
+            self._engine_lost = why
+            shells = [*self._shells, *self._busy]
+            stdin = self._stdin
+        for shell in shells:
+            shell.close()
+        if stdin is not None:
+            _shut(stdin)
+
+    def _raise_if_engine_lost(self, program: str) -> None:
+        if self._engine_lost is not None:
+            msg = f"the Docker engine stopped answering while {program} ran: {self._engine_lost}"
+            raise EngineUnavailableError(msg, hint=ENGINE_HINT)
 
     def _keep(self, shell: _Shell, reusable: bool) -> bool:
         """Put ``shell`` back for the next program, unless it or the container is done."""
@@ -181,13 +216,18 @@ class ToolchainContainer:
             self._closed = True
             stdin, self._stdin = self._stdin, None
             container, started = self._id, self._started
-            shells, self._shells = self._shells, []
+            # Busy shells too: their programs die with the container, and their readers must not
+            # wait for an engine that may not say so.
+            shells, self._shells = [*self._shells, *self._busy], []
+            watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            watchdog.stop()
         for shell in shells:
             shell.close()
         if stdin is not None:
             _shut(stdin)
-        if container is None:
-            return
+        if container is None or self._engine_lost is not None:
+            return  # an engine that stopped answering is not waited on
         if not started and not already:
             self._remove(container)  # never ran, so auto-remove will not happen
         elif wait:
@@ -201,13 +241,15 @@ class ToolchainContainer:
             self._client.api.remove_container(container, force=True)
 
     def _wait_removed(self, container: str) -> None:
-        from docker.errors import DockerException
+        from docker.errors import APIError
         from requests.exceptions import RequestException
 
         try:
             self._client.api.wait(container, timeout=REMOVE_WAIT_SECONDS, condition="removed")
-        except (DockerException, RequestException):
-            self._remove(container)  # gone already (the usual case), or stuck: make sure
+        except APIError:
+            self._remove(container)  # the engine answers: gone already, or stuck; make sure
+        except RequestException:
+            pass  # no answer in time: not worth more waiting, it ends with its stdin
 
 
 class _ShellGone(Exception):
@@ -227,6 +269,9 @@ class _Shell:
 
         created = api.exec_create(container, ["sh"], stdin=True, user=user, workdir="/")
         self._connection = api.exec_start(created["Id"], socket=True)
+        # A step may be silent for long (a big compile): the watchdog, not a read deadline,
+        # tells a quiet program from a frozen engine.
+        _no_deadline(self._connection)
         self._frames = frames_iter(self._connection, tty=False)
         self._marker = f"wasmforge-done-{uuid.uuid4().hex}".encode()
 
@@ -248,7 +293,7 @@ class _Shell:
         byte directly); the status after it."""
         needle = self._marker + b" "
         pending = bytearray()
-        for _, chunk in self._frames:
+        while (chunk := self._next_chunk()) is not None:
             pending += chunk
             found = pending.find(needle)
             if found >= 0:
@@ -267,8 +312,76 @@ class _Shell:
                 del pending[:len(pending) - held]
         raise _ShellGone
 
+    def _next_chunk(self) -> bytes | None:
+        """The shell's next output; None at its end, also when the connection was closed under
+        it. (The frame reader lives as long as the shell: it is never closed by a reader.)"""
+        try:
+            _, chunk = next(self._frames)
+        except (StopIteration, OSError, ValueError):  # ValueError: the socket object is closed
+            return None
+        return bytes(chunk)
+
     def close(self) -> None:
         _shut(self._connection)
+
+
+class _Watchdog:
+    """Pings the engine while programs run. When it has not answered for the engine's timeout
+    (WASMFORGE_ENGINE_TIMEOUT), ``on_lost`` ends the container's connections: a step whose
+    engine froze fails (exit 6) in bounded time instead of waiting forever."""
+
+    def __init__(self, on_lost: Callable[[str], None]) -> None:
+        from wasmforge.engine import engine_timeout
+
+        self._on_lost = on_lost
+        self._timeout = engine_timeout()
+        self._running = 0
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._watch, name="wasmforge-watchdog",
+                                        daemon=True)
+        self._thread.start()
+
+    def busy(self, change: int) -> None:
+        with self._lock:
+            self._running += change
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _watch(self) -> None:
+        from docker.errors import DockerException
+        from requests.exceptions import RequestException
+
+        from wasmforge.engine import ping_client
+
+        interval = max(0.5, min(5.0, self._timeout / 4))
+        client = ping_client()
+        answered = time.monotonic()
+        try:
+            while not self._stopped.wait(interval):
+                with self._lock:
+                    running = self._running
+                if not running:
+                    answered = time.monotonic()  # nothing waits on the engine: nothing to tell
+                    continue
+                try:
+                    client.ping()
+                    answered = time.monotonic()
+                except (DockerException, RequestException, OSError):
+                    silent = time.monotonic() - answered
+                    if silent >= self._timeout:
+                        self._on_lost(f"no answer for {silent:.0f} s")
+                        return
+        finally:
+            client.close()
+
+
+def _no_deadline(connection: Any) -> None:
+    """Let reads on a long-lived connection to the engine wait as long as it takes."""
+    raw = getattr(connection, "_sock", connection)
+    with contextlib.suppress(OSError, AttributeError):
+        raw.settimeout(None)
 
 
 def _resource_limits(limits: Limits) -> dict[str, Any]:
@@ -287,7 +400,7 @@ def _shut(connection: Any) -> None:
     """Close a raw connection to the engine for good (for the attached stdin, the engine then
     passes the end of input to ``cat``), and the HTTP response that came with it."""
     raw = getattr(connection, "_sock", connection)
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: closed already
         raw.shutdown(socket.SHUT_RDWR)
     for closable in (getattr(connection, "_response", None), connection, raw):
         if closable is not None:

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from wasmforge.build.action import Action
 from wasmforge.config.resolve import Limits
 from wasmforge.console import get_console
-from wasmforge.errors import ToolchainError
+from wasmforge.engine import ENGINE_HINT
+from wasmforge.errors import EngineUnavailableError, ToolchainError
 from wasmforge.optimize.invoke import ToolInvoker, tool_failure
 from wasmforge.runner.base import (
     Layout,
@@ -129,12 +130,19 @@ class DockerRunner(Runner):
             return self._identities[action.toolchain]
 
     def image(self, kind: str) -> ToolchainImage:
+        from docker.errors import DockerException
+        from requests.exceptions import RequestException
+
         with self._images_lock:
             if kind not in self._images:
                 from wasmforge.toolchains.images import ensure_image
 
-                self._images[kind] = ensure_image(kind, self.config, get_console(),
-                                                  root=self.root, client=self.client)
+                try:
+                    self._images[kind] = ensure_image(kind, self.config, get_console(),
+                                                      root=self.root, client=self.client)
+                except (DockerException, RequestException) as error:
+                    msg = f"the Docker engine failed while finding the {kind} image: {error}"
+                    raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
             return self._images[kind]
 
     def toolchain_id(self, toolchain: str) -> str | None:

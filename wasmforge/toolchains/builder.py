@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     import docker
 
 LABEL_PREFIX = "org.wasmforge.toolchain"
+# The longest an image build may go without a word from the engine (seconds).
+BUILD_SILENCE_SECONDS = 1800
 
 # apt's messages for a pin it cannot satisfy, each with the package's name in group "pkg".
 _APT_PACKAGE_ERRORS = (
@@ -74,6 +76,8 @@ def build_image(
             rm=True,
             forcerm=True,
             pull=False,
+            # A silent step of a recipe (a large download) may take a while, not forever.
+            timeout=BUILD_SILENCE_SECONDS,
         )
         failure: ToolchainError | None = None
         for event in stream:
