@@ -2,8 +2,13 @@
 
 Blobs are uploaded before the manifest that names them, so a failed push never leaves a tag pointing
 at missing content. Manifests are sent as the exact bytes that were digested. Transient failures
-(connection errors, 429, 5xx) are retried with exponential backoff; everything else becomes one
-``RegistryError`` line that says what the registry said.
+(connection errors, 429, 5xx) are retried with exponential backoff, within one deadline per call
+(120 s by default, ``WASMFORGE_REGISTRY_TIMEOUT``); everything else becomes one ``RegistryError``
+line that says what the registry said, or what timed out.
+
+Nothing a server says is taken on trust: a blob "present" must say so with its digest or its size,
+an upload or a manifest must be acknowledged with a matching digest (or be read back), and a server
+that answers junk, loops redirects or goes silent is a registry error, never a success.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from wasmforge.oci.credentials import Credentials
 from wasmforge.oci.reference import is_loopback, registry_host
 
 DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024  # blobs above this go up in PATCH chunks
-TIMEOUT = (10, 120)  # connect, read (seconds)
+TIMEOUT = (10, 30)  # connect, read (seconds), for one request
+DEADLINE_SECONDS = 120  # one call, retries and all
+DEADLINE_ENV = "WASMFORGE_REGISTRY_TIMEOUT"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -45,12 +52,14 @@ class RegistryClient:
     backoff: float = 0.5
     chunk_size: int = DEFAULT_CHUNK_SIZE
     timeout: tuple[float, float] = TIMEOUT  # connect, read (seconds)
+    deadline: float = field(default_factory=lambda: registry_deadline())
     session: requests.Session = field(default_factory=requests.Session)
     _tokens: dict[str, str] = field(default_factory=dict)
     _basic: bool = False
     _auth_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        self.session.max_redirects = 5
         if self.insecure and not is_loopback(self.registry):
             msg = (f"--insecure (plain HTTP) is only allowed for registries on this machine "
                    f"(localhost, 127.0.0.1, ::1), not {self.registry}")
@@ -67,20 +76,34 @@ class RegistryClient:
         if response.status_code not in (200, 401):
             raise self._error(response, "is not an OCI registry (GET /v2/)")
 
-    def blob_exists(self, repository: str, digest: str, *, push: bool = False) -> bool:
+    def blob_exists(
+        self, repository: str, digest: str, *, size: int | None = None, push: bool = False
+    ) -> bool:
+        """Whether the registry has the blob. A "yes" counts only with the blob's digest in
+        ``Docker-Content-Digest`` or, when ``size`` is given, its length in ``Content-Length``."""
         response = self._send("HEAD", f"/v2/{repository}/blobs/{digest}",
                               scope=self._scope(repository, push=push))
         if response.status_code == 200:
-            return True
+            said_digest = response.headers.get("Docker-Content-Digest")
+            said_size = response.headers.get("Content-Length")
+            if said_digest == digest or (size is not None and said_size == str(size)):
+                return True
+            msg = (f"{self.registry}: says it has blob {digest[:19]} but does not show it (digest "
+                   f"{said_digest or 'missing'}, length {said_size or 'missing'}): "
+                   "not an OCI registry?")
+            raise RegistryError(msg)
         if response.status_code == 404:
             return False
         raise self._error(response, f"checking blob {digest} in {repository}")
 
     def upload_blob(self, repository: str, blob: Blob) -> bool:
         """Upload unless present; True if bytes were sent. Retries the whole upload session."""
-        if self.blob_exists(repository, blob.digest, push=True):
+        if self.blob_exists(repository, blob.digest, size=blob.size, push=True):
             return False
         self._retrying(lambda: self._upload(repository, blob), f"uploading {blob.digest}")
+        if not self.blob_exists(repository, blob.digest, size=blob.size, push=True):
+            msg = f"{self.registry}: accepted blob {blob.digest[:19]} but does not have it"
+            raise RegistryError(msg)
         return True
 
     def put_manifest(self, repository: str, reference: str, manifest: Blob) -> str:
@@ -96,6 +119,8 @@ class RegistryClient:
             msg = (f"{self.registry}/{repository}: registry stored manifest as {stored}, "
                    f"expected {manifest.digest}")
             raise RegistryError(msg)
+        if not stored:  # no acknowledgement: read it back by its digest
+            self.get_manifest(repository, manifest.digest)
         return manifest.digest
 
     def manifest_exists(self, repository: str, reference: str) -> bool:
@@ -158,6 +183,10 @@ class RegistryClient:
         )
         if done.status_code != 201:
             raise self._error(done, f"finishing upload of {blob.digest}", transient_ok=True)
+        stored = done.headers.get("Docker-Content-Digest")
+        if stored and stored != blob.digest:
+            msg = f"{self.registry}: stored blob {blob.digest[:19]} as {stored[:19]}"
+            raise RegistryError(msg)
 
     def _patch_chunks(self, location: str, blob: Blob, scope: str) -> str:
         for start in range(0, blob.size, self.chunk_size):
@@ -223,14 +252,25 @@ class RegistryClient:
         if authorization:
             sent["Authorization"] = authorization
         get_console().debug(f"{method} {url}")
+        # A third of the call's deadline at most, so that a dropped request can be tried again.
+        connect, read = (min(limit, self.deadline / 3) for limit in self.timeout)
         try:
-            return self.session.request(method, url, headers=sent, timeout=self.timeout,
+            return self.session.request(method, url, headers=sent, timeout=(connect, read),
                                         allow_redirects=True, **kwargs)
         except requests.exceptions.SSLError as error:
             msg = f"{self.registry}: TLS failed ({_short(error)})"
             hint = "a plain-HTTP registry on this machine needs --insecure" \
                 if is_loopback(self.registry) else None
             raise RegistryError(msg, hint=hint) from None
+        except requests.TooManyRedirects:
+            msg = f"{self.registry}: {method} {url}: redirected in a loop"
+            raise RegistryError(msg) from None
+        except requests.exceptions.ReadTimeout:
+            msg = f"{self.registry}: connected, but no answer within {read:.3g} s"
+            raise TransientError(msg) from None
+        except requests.exceptions.ConnectTimeout:
+            msg = f"{self.registry}: cannot connect (no answer within {connect:.3g} s)"
+            raise TransientError(msg) from None
         except (requests.ConnectionError, requests.Timeout) as error:
             msg = f"{self.registry}: cannot connect ({_short(error)})"
             raise TransientError(msg) from None
@@ -299,14 +339,19 @@ class RegistryClient:
             raise RegistryError(msg) from None
 
     def _retrying(self, action: Any, what: str) -> Any:
+        """``action()``, again after transient failures, while attempts and the deadline last;
+        each retry says so (a user must see that something is being waited for)."""
         delay = self.backoff
+        ends = time.monotonic() + self.deadline
         for number in range(1, self.attempts + 1):
             try:
                 return action()
             except TransientError as error:
-                if number == self.attempts:
-                    raise RegistryError(str(error)) from None
-                get_console().debug(f"{what}: {error}; retrying in {delay:.1f}s")
+                left = ends - time.monotonic()
+                if number == self.attempts or left <= delay:
+                    msg = f"{error} (gave up after {number} attempt(s))"
+                    raise RegistryError(msg) from None
+                get_console().info(f"{error}; waiting, then trying again in {delay:.1f} s")
                 time.sleep(delay)
                 delay *= 2
         msg = f"{what}: no attempts were made (attempts={self.attempts})"
@@ -324,6 +369,18 @@ class RegistryClient:
 
 
 LOGIN_HINT = "check 'docker login' or WASMFORGE_REGISTRY_USERNAME/_PASSWORD"
+
+
+def registry_deadline() -> float:
+    """How long one registry call may take, retries and all (``WASMFORGE_REGISTRY_TIMEOUT``)."""
+    import os
+
+    raw = os.environ.get(DEADLINE_ENV, "").strip()
+    try:
+        value = float(raw) if raw else DEADLINE_SECONDS
+    except ValueError:
+        value = DEADLINE_SECONDS
+    return value if value > 0 else DEADLINE_SECONDS
 
 
 def auth_refusal(

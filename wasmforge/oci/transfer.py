@@ -12,7 +12,7 @@ from wasmforge.console import get_console
 from wasmforge.errors import RegistryError
 from wasmforge.fsutil import atomic_dir
 from wasmforge.oci import mediatypes as mt
-from wasmforge.oci.blob import Blob, canonical_json
+from wasmforge.oci.blob import Blob, canonical_json, is_digest
 from wasmforge.oci.credentials import find_credentials
 from wasmforge.oci.layout import LoadedImage, blob_path, write_layout_dir
 from wasmforge.oci.reference import Reference
@@ -61,34 +61,63 @@ def push_image(image: LoadedImage, ref: Reference, client: RegistryClient) -> Pu
 
 
 def fetch_image(ref: Reference, client: RegistryClient) -> LoadedImage:
-    """The manifest, config and layers of ``ref``, each checked against its digest."""
+    """The manifest, config and layers of ``ref``, each checked against its digest. Whatever
+    the registry sends that is not an image is a RegistryError naming it."""
     repository = ref.api_repository
     manifest = client.get_manifest(repository, ref.reference)
-    document = json.loads(manifest.data)
+    document = _document(ref, manifest.data, "its manifest")
     if manifest.media_type in (mt.INDEX, mt.DOCKER_MANIFEST_LIST) or "manifests" in document:
         manifest, document = _wasm_entry(ref, client, document)
-    config_descriptor = document.get("config") or {}
+    config_descriptor = _descriptor(ref, document.get("config"), "the config descriptor")
     config = Blob(str(config_descriptor.get("mediaType", "")),
-                  client.get_blob(repository, str(config_descriptor.get("digest"))))
-    layers = tuple(
-        Blob(str(d.get("mediaType", "")), client.get_blob(repository, str(d.get("digest"))),
-             tuple(sorted((d.get("annotations") or {}).items())))
-        for d in document.get("layers") or []
-    )
+                  client.get_blob(repository, config_descriptor["digest"]))
+    raw_layers = document.get("layers") or []
+    if not isinstance(raw_layers, list):
+        msg = f"{ref}: the registry sent a manifest whose layers are not a list"
+        raise RegistryError(msg)
+    layers = []
+    for raw in raw_layers:
+        layer = _descriptor(ref, raw, "a layer descriptor")
+        annotations = layer.get("annotations") or {}
+        if not isinstance(annotations, dict):
+            annotations = {}
+        layers.append(Blob(str(layer.get("mediaType", "")),
+                           client.get_blob(repository, layer["digest"]),
+                           tuple(sorted((str(k), str(v)) for k, v in annotations.items()))))
     annotations = {mt.ANNOTATION_REF_NAME: ref.tag_or_default,
                    mt.ANNOTATION_CONTAINERD_NAME: ref.full()}
-    return LoadedImage(str(ref), manifest, config, layers, annotations)
+    return LoadedImage(str(ref), manifest, config, tuple(layers), annotations)
+
+
+def _document(ref: Reference, data: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        value = None
+    if not isinstance(value, dict):
+        msg = f"{ref}: the registry sent something that is not JSON as {what}"
+        raise RegistryError(msg)
+    return value
+
+
+def _descriptor(ref: Reference, value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not is_digest(str(value.get("digest", ""))):
+        msg = f"{ref}: the registry sent a manifest with a broken {what}"
+        raise RegistryError(msg)
+    return value
 
 
 def _wasm_entry(
     ref: Reference, client: RegistryClient, index: dict[str, Any]
 ) -> tuple[Blob, dict[str, Any]]:
     """From an index, the manifest for a Wasm platform (wasi/wasm or wasip1/wasip2)."""
-    for entry in index.get("manifests") or []:
-        platform = entry.get("platform") or {}
-        if platform.get("architecture") == mt.ARCHITECTURE:
-            manifest = client.get_manifest(ref.api_repository, str(entry.get("digest")))
-            return manifest, json.loads(manifest.data)
+    entries = index.get("manifests") or []
+    for entry in entries if isinstance(entries, list) else []:
+        platform = entry.get("platform") if isinstance(entry, dict) else None
+        if isinstance(platform, dict) and platform.get("architecture") == mt.ARCHITECTURE:
+            descriptor = _descriptor(ref, entry, "index entry")
+            manifest = client.get_manifest(ref.api_repository, descriptor["digest"])
+            return manifest, _document(ref, manifest.data, "its manifest")
     msg = f"{ref}: an image index with no wasm platform entry"
     raise RegistryError(msg)
 
