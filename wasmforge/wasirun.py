@@ -3,18 +3,29 @@
 From an image: argv = Entrypoint + (the user's args, else Cmd), environment = the config's Env plus
 ``--env``, stdio inherited, ``--dir HOST[:GUEST]`` preopened. The module's ``proc_exit`` code is
 returned; a trap is reported and returns 134 (128 + SIGABRT), as the wasmtime CLI does.
+
+The module runs on a thread of its own while the main thread waits for it, so that Ctrl-C, SIGTERM
+and ``--timeout`` are heard whatever the guest does: they interrupt its code (wasmtime's epoch
+interruption); a guest blocked in a host call (reading stdin) is left behind as the process ends.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wasmforge.console import get_console
 from wasmforge.errors import UserError
 
 TRAP_EXIT_CODE = 134
+# A module stopped by --timeout, as coreutils' timeout says it.
+TIMEOUT_EXIT_CODE = 124
+# After an interrupt, how long the guest gets to notice it before the process ends regardless.
+INTERRUPT_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +69,8 @@ def merge_env(base: Sequence[str], extra: Mapping[str, str]) -> tuple[tuple[str,
     return tuple(merged.items())
 
 
-def run_wasi(program: WasiProgram) -> int:
+def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
+    """Run ``program`` to its end (see the module docstring); its exit code."""
     import wasmtime
 
     from wasmforge.wasm.module import MAGIC, parse_module
@@ -67,7 +79,9 @@ def run_wasi(program: WasiProgram) -> int:
     # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
     if program.wasm.startswith(MAGIC):
         parse_module(program.wasm, program.origin)
-    engine = wasmtime.Engine()
+    engine_config = wasmtime.Config()
+    engine_config.epoch_interruption = True
+    engine = wasmtime.Engine(engine_config)
     try:
         module = wasmtime.Module(engine, program.wasm)
     except wasmtime.WasmtimeError as error:
@@ -90,12 +104,24 @@ def run_wasi(program: WasiProgram) -> int:
         config.preopen_dir(host, guest)
     store = wasmtime.Store(engine)
     store.set_wasi(config)
+    store.set_epoch_deadline(1)  # the first epoch increment (an interrupt) stops the guest
     linker = wasmtime.Linker(engine)
     linker.define_wasi()
+    stopping = threading.Event()
+    return _supervised(lambda: _instantiate_and_start(program, store, linker, module, stopping),
+                       engine, stopping, program.origin, timeout)
+
+
+def _instantiate_and_start(
+    program: WasiProgram, store: Any, linker: Any, module: Any, stopping: threading.Event
+) -> int:
+    import wasmtime
+
     try:
         instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:  # the module's start function trapped
-        get_console().error(f"{program.origin}: trapped while starting: {_cause(trap)}")
+        if not stopping.is_set():  # (an interrupt is not the module's trap)
+            get_console().error(f"{program.origin}: trapped while starting: {_cause(trap)}")
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         msg = f"{program.origin}: cannot instantiate: {_cause(error)}"
@@ -107,7 +133,8 @@ def run_wasi(program: WasiProgram) -> int:
     except wasmtime.ExitTrap as done:
         return int(done.code)
     except wasmtime.Trap as trap:
-        get_console().error(f"{program.origin}: trapped: {_cause(trap)}")
+        if not stopping.is_set():
+            get_console().error(f"{program.origin}: trapped: {_cause(trap)}")
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         # A host function refused: e.g. proc_exit with a status of 126 or more, which wasmtime
@@ -115,6 +142,43 @@ def run_wasi(program: WasiProgram) -> int:
         get_console().error(f"{program.origin}: stopped: {_cause(error)}")
         return 1
     return 0
+
+
+def _supervised(
+    run: Callable[[], int], engine: Any, stopping: threading.Event, origin: str,
+    timeout: float | None,
+) -> int:
+    """``run()`` on a thread of its own, watched from this one (see the module docstring)."""
+    outcome: list[int] = []
+    failure: list[BaseException] = []
+
+    def guest() -> None:
+        try:
+            outcome.append(run())
+        except BaseException as error:  # noqa: BLE001 - handed over to the main thread
+            failure.append(error)
+
+    thread = threading.Thread(target=guest, name="wasmforge-guest", daemon=True)
+    ends = None if timeout is None else time.monotonic() + timeout
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.1)
+            if ends is not None and time.monotonic() > ends and thread.is_alive():
+                stopping.set()
+                engine.increment_epoch()
+                thread.join(INTERRUPT_GRACE_SECONDS)
+                get_console().error(f"{origin}: still running after {timeout:g} s: stopped "
+                                    "(--timeout)")
+                return TIMEOUT_EXIT_CODE
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see wasmforge.cli)
+        stopping.set()
+        engine.increment_epoch()
+        thread.join(INTERRUPT_GRACE_SECONDS)
+        raise
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def _cause(error: Exception) -> str:

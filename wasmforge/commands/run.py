@@ -36,6 +36,9 @@ def run(
     profile: ProfileOption = None,
     release: ReleaseFlag = False,
     insecure: InsecureFlag = False,
+    timeout: Annotated[float | None, typer.Option(
+        "--timeout", min=0.001, metavar="SECONDS",
+        help="Stop the module after this long (exit 124).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
     """Run a WASI command module; its exit code is passed through."""
@@ -60,11 +63,11 @@ def run(
         raise UserError(msg)
     elif _is_project_target(target, project_path):
         code = _run_target(target, argv, extra_env, dirs, project_path,
-                           profile_choice(profile, release))
+                           profile_choice(profile, release), timeout)
         raise typer.Exit(code)
     else:
         program = _program_from_oci(target, argv, extra_env, dirs, insecure)
-    raise typer.Exit(run_wasi(program))
+    raise typer.Exit(run_wasi(program, timeout=timeout))
 
 
 def _is_project_target(name: str, project_path: Path) -> bool:
@@ -82,7 +85,7 @@ def _is_project_target(name: str, project_path: Path) -> bool:
 
 def _run_target(
     name: str, argv: list[str], env: dict[str, str], dirs: list[tuple[str, str]],
-    project_path: Path, profile: str | None,
+    project_path: Path, profile: str | None, timeout: float | None,
 ) -> int:
     from wasmforge.errors import UserError
     from wasmforge.oci.project import open_project
@@ -102,24 +105,35 @@ def _run_target(
         environment = getattr(project.config.targets[name], "environment", None)
         if environment == "node":
             # Emscripten names the glue after the module: hello.js loads hello.wasm.
-            return _run_node(main.with_suffix(".js"), argv, env)
+            return _run_node(main.with_suffix(".js"), argv, env, timeout)
         msg = f"target {name!r} is Emscripten {environment or 'web'} output: open it in a browser"
         raise UserError(msg, hint=f"serve {main.parent} with any static web server, e.g. "
                         f"python3 -m http.server -d {main.parent}")
     program = WasiProgram(main.read_bytes(), (main.name, *argv),
                           tuple(env.items()), tuple(dirs), str(main))
-    return run_wasi(program)
+    return run_wasi(program, timeout=timeout)
 
 
-def _run_node(script: Path, argv: list[str], env: dict[str, str]) -> int:
+def _run_node(script: Path, argv: list[str], env: dict[str, str], timeout: float | None) -> int:
+    """Node.js runs Emscripten's glue; it is stopped with wasmforge (Ctrl-C, SIGTERM, timeout)."""
     import subprocess
 
+    from wasmforge.console import get_console
     from wasmforge.tools import host_program
+    from wasmforge.wasirun import TIMEOUT_EXIT_CODE
 
     node = host_program("node", "install Node.js (apt-get install nodejs)")
-    done = subprocess.run([str(node), str(script), *argv],
-                          env={**os.environ, **env}, check=False)
-    return done.returncode
+    with subprocess.Popen([str(node), str(script), *argv], env={**os.environ, **env}) as process:
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            get_console().error(f"{script}: still running after {timeout:g} s: stopped "
+                                "(--timeout)")
+            return TIMEOUT_EXIT_CODE
+        except KeyboardInterrupt:
+            process.terminate()
+            raise
 
 
 def _program_from_oci(
