@@ -195,15 +195,36 @@ def test_docker_runner_with_no_engine_says_what_to_do_when_a_step_needs_it(
     assert "--runner local" in f"{caught.value.message} {caught.value.hint}"
 
 
-def test_auto_falls_back_to_host_tools_only_when_they_exist(
+def test_auto_falls_back_to_host_tools_only_when_they_pass_the_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    outside_ci = {"PATH": os.environ.get("PATH", "")}
     # WAT needs nothing but WABT, which ships with wasmforge.
-    assert isinstance(select_runner("auto", tmp_path, _config(), set()), LocalRunner)
+    assert isinstance(select_runner("auto", tmp_path, _config(), set(), env=outside_ci),
+                      LocalRunner)
+    # A clang of another version is not the pinned toolchain.
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "clang").write_text("#!/bin/sh\necho 'clang version 12.0.0'\n")
+    (fake / "clang").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    with pytest.raises(EngineUnavailableError, match=r"do not pass the toolchain checks: .*"
+                       r"printed 'clang version 12\.0\.0', expected 'clang version 16"):
+        select_runner("auto", tmp_path, _config(), {"wasi-sdk"}, env=outside_ci)
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     with pytest.raises(EngineUnavailableError):
-        select_runner("auto", tmp_path, _config(), {"rust"})
+        select_runner("auto", tmp_path, _config(), {"rust"}, env=outside_ci)
+
+
+def test_auto_never_leaves_the_containers_in_ci(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/dead.sock")
+    with pytest.raises(EngineUnavailableError) as caught:
+        select_runner("auto", tmp_path, _config(), set(), env={"CI": "true"})
+    assert "CI=true" in caught.value.message
+    assert "--runner local" in (caught.value.hint or "")
 
 
 def test_local_is_local(tmp_path: Path) -> None:
