@@ -153,12 +153,38 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         _exit(usage.exit_code)
     except BrokenPipeError:
         _exit(ExitCode.OK)
-    except Exception as bug:  # the last line of defence: no traceback for users
+    except Exception as error:  # the last line of defence: no traceback for users
         if _debug:
             raise
-        _fail(f"internal error: {type(bug).__name__}: {bug}",
+        known = environment_failure(error)
+        if known is not None:
+            _fail(known.message, known.hint, known.exit_code)
+        _fail(f"internal error: {type(error).__name__}: {error}",
               "this is a bug in wasmforge; rerun with --debug-traceback and report it",
               ExitCode.INTERNAL)
     if _stopped_by is not None:  # typer returns 130 for a KeyboardInterrupt it caught
         _interrupted()
     _exit(returned if isinstance(returned, int) else ExitCode.OK)
+
+
+def environment_failure(error: BaseException) -> WasmforgeError | None:
+    """The user-facing error for a failure of the machine, not of wasmforge, that escaped its own
+    handling: the engine's client giving up (exit 6), a file that cannot be read or written, a full
+    disk (exit 2, naming the path and the cause). None for anything else: a bug."""
+    docker_errors = sys.modules.get("docker.errors")
+    requests_errors = sys.modules.get("requests.exceptions")
+    engine_types = tuple(t for t in (
+        getattr(docker_errors, "DockerException", None),
+        getattr(requests_errors, "RequestException", None)) if isinstance(t, type))
+    if engine_types and isinstance(error, engine_types):
+        from wasmforge.engine import ENGINE_HINT
+        from wasmforge.errors import EngineUnavailableError
+
+        return EngineUnavailableError(f"the Docker engine failed: {error}", hint=ENGINE_HINT)
+    if isinstance(error, OSError):
+        from wasmforge.errors import UserError
+
+        where = error.filename or "a file"
+        cause = error.strerror or str(error)
+        return UserError(f"{where}: {cause.lower() if error.strerror else cause}")
+    return None

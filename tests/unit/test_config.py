@@ -194,3 +194,13 @@ def test_unreadable_project_directory_is_a_config_error(tmp_path: Path) -> None:
 def test_profile_names_become_directories_so_must_be_plain(tmp_path: Path) -> None:
     message = error_for(tmp_path, MINIMAL + '[profile."../../esc"]\nopt-level = 1\n')
     assert "profile name '../../esc' may only use letters, digits" in message
+
+
+def test_keys_are_spelled_as_the_file_format_says(tmp_path: Path) -> None:
+    """``include_dirs`` is Python's spelling; the file's is ``include-dirs``."""
+    path = tmp_path / "wasmforge.toml"
+    path.write_text('[project]\nname = "p"\n[targets.t]\nkind = "wasi-sdk"\n'
+                    'sources = ["a.c"]\ninclude_dirs = ["include"]\n')
+    with pytest.raises(ConfigError, match=r"targets\.t\.include_dirs: unknown key \(did you mean "
+                                          r"'include-dirs'\?\)"):
+        load_config(path)

@@ -71,3 +71,17 @@ def test_broken_layouts_give_one_clear_line(
         assert done.returncode == 2, done.stderr
         assert message in done.stderr
         assert "internal error" not in done.stderr
+
+
+def test_a_truncated_layout_tar_is_a_user_error(tmp_path: Path) -> None:
+    from wasmforge.errors import UserError
+    from wasmforge.oci.layout import load_layout
+    from wasmforge.oci.tarball import TarEntry, deterministic_tar
+
+    whole = deterministic_tar([TarEntry("oci-layout", b'{"imageLayoutVersion": "1.0.0"}', 0o644),
+                               TarEntry("index.json", b"{}", 0o644),
+                               TarEntry("blobs/sha256/x", b"y" * 4000, 0o644)], mtime=0)
+    cut = tmp_path / "cut.tar"
+    cut.write_bytes(whole[:3000])
+    with pytest.raises(UserError, match=r"cut\.tar: a truncated or damaged tar"):
+        load_layout(cut)

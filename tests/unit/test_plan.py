@@ -504,3 +504,15 @@ def test_command_targets_refuse_keys_only_sources_use(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"targets\.a\.exec-model: only used with 'sources'"):
         _plan(tmp_path, '[targets.a]\nkind = "wasi-sdk"\ncommand = "make"\nartifact = "a.wasm"\n'
                         'exec-model = "reactor"\n')
+
+
+def test_a_glob_matching_a_dangling_link_is_an_error(tmp_path: Path) -> None:
+    _files(tmp_path, "src/a.c")
+    (tmp_path / "src" / "gone.c").symlink_to(tmp_path / "src" / "nowhere.c")
+    with pytest.raises(ConfigError, match=r"'src/gone\.c' \(matched by 'src/\*\.c'\) is a link "
+                                          r"to nothing"):
+        _plan(tmp_path, C_TARGET)
+    (tmp_path / "src" / "gone.c").unlink()
+    (tmp_path / "src" / "loop.c").symlink_to(tmp_path / "src" / "loop.c")
+    with pytest.raises(ConfigError, match=r"'src/loop\.c' .* is a link to nothing"):
+        _plan(tmp_path, C_TARGET)

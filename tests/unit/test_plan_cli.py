@@ -61,7 +61,7 @@ def test_unknown_runner_and_target(tmp_path: Path) -> None:
     assert done.returncode == ExitCode.USER_ERROR
     assert "unknown runner 'podman'" in done.stderr
     done = build(project, "--target", "nope")
-    assert done.returncode == ExitCode.CONFIG_ERROR
+    assert done.returncode == ExitCode.USER_ERROR  # a bad argument: the file is fine
     assert "no target named 'nope'" in done.stderr
 
 

@@ -226,3 +226,16 @@ def test_github_actions_gets_annotations_for_a_failed_target(tmp_path: Path) -> 
     assert done.returncode == 5
     # Outside the working directory the path stays absolute (GitHub then shows it unanchored).
     assert f"::error file={root}/bad.wat,line=2,col=" in done.stderr, done.stderr
+
+
+def test_rust_errors_become_github_annotations() -> None:
+    lines = [
+        "[app]    Compiling app v0.1.0 (/w/app)",
+        "[app] error[E0425]: cannot find value `x` in this scope",
+        "[app]  --> src/main.rs:2:20",
+        "[app]   |",
+        "[app] error: aborting due to previous error",
+    ]
+    assert github_annotations(lines) == [
+        "::error file=src/main.rs,line=2,col=20,title=app::cannot find value `x` in this scope",
+    ]

@@ -10,7 +10,7 @@ import pytest
 from wasmforge.config.load import load_config
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.config.resolve import BuildFlags, resolve_profile, resolve_settings
-from wasmforge.errors import ConfigError
+from wasmforge.errors import ConfigError, UserError
 
 BASE = '[project]\nname = "x"\n\n[targets.a]\nkind = "wat"\nsource = "a.wat"\n'
 
@@ -65,8 +65,14 @@ def test_bad_environment_is_named(tmp_path: Path, env: dict[str, str], fragment:
 
 
 def test_unknown_target_flag(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="--target: no target named 'b'"):
+    with pytest.raises(UserError, match="--target: no target named 'b'"):
         resolve_settings(tmp_path, config_from(tmp_path), {}, BuildFlags(targets=("b",)))
+
+
+def test_a_broken_profile_is_an_error_even_when_unused(tmp_path: Path) -> None:
+    config = config_from(tmp_path, '[profile.broken]\ninherits = "nowhere"\n')
+    with pytest.raises(ConfigError, match="unknown profile 'nowhere'"):
+        resolve_settings(tmp_path, config, {}, BuildFlags(profile="debug"))
 
 
 def test_user_profile_inherits_release(tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from wasmforge.errors import UserError
@@ -92,3 +96,12 @@ def test_binary_errors_with_and_without_file_names() -> None:
     )
     assert first_binary_error("", "m.wasm") == "m.wasm: failed with no message"
     assert first_binary_error("something odd\n", "m.wasm") == "m.wasm: something odd"
+
+
+def test_a_nul_byte_in_text_is_named_by_line_and_column(tmp_path: Path) -> None:
+    source = tmp_path / "nul.wat"
+    source.write_bytes(b"(module\n  (func)\x00)\n")
+    done = subprocess.run([sys.executable, "-m", "wasmforge", "wat2wasm", str(source)],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert f"{source}:2:9: a NUL byte in WebAssembly text" in done.stderr

@@ -24,6 +24,11 @@ def expand_sources(
             msg = f"{where}: {pattern!r} must be a path inside the project"
             raise ConfigError(msg)
         if any(c in pattern for c in "*?["):
+            broken = sorted(p for p in root.glob(pattern) if p.is_symlink() and not p.exists())
+            if broken:  # a link to nothing would quietly leave a source out of the build
+                msg = (f"{where}: {broken[0].relative_to(root).as_posix()!r} (matched by "
+                       f"{pattern!r}) is a link to nothing (dangling, or a loop)")
+                raise ConfigError(msg)
             matches = glob_files(root, pattern)
             if not matches:
                 msg = f"{where}: {pattern!r} matches no file"

@@ -115,7 +115,7 @@ def wat2wasm(
     import sys
 
     from wasmforge.fsutil import atomic_write_bytes, refuse_overwrite
-    from wasmforge.wasm.sniff import FileKind, file_kind
+    from wasmforge.wasm.sniff import FileKind, binary_in_text, file_kind, read_head
     from wasmforge.wasm.wabt import text_to_binary
 
     del ctx  # extra options arrive in ``arguments``
@@ -128,8 +128,7 @@ def wat2wasm(
         msg = f"{source}: is a WebAssembly binary, not text"
         raise UserError(msg, hint="wasmforge wasm2wat disassembles it; wasmforge inspect describes it")
     if kind is FileKind.OTHER:
-        msg = f"{source}: is a binary file, not WebAssembly text"
-        raise UserError(msg)
+        raise UserError(binary_in_text(source, read_head(source)))
 
     to_stdout = output is not None and str(output) == "-"
     if to_stdout and console.json_mode:

@@ -45,7 +45,8 @@ def load_config(path: Path) -> WasmforgeConfig:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(_toml_message(path, error)) from None
     try:
-        return WasmforgeConfig.model_validate(data)
+        # Keys as the file format spells them (include-dirs), not Python's (include_dirs).
+        return WasmforgeConfig.model_validate(data, by_alias=True, by_name=False)
     except ValidationError as error:
         raise ConfigError(format_validation_error(path, text, error)) from None
 

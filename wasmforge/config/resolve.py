@@ -168,9 +168,11 @@ def resolve_settings(
     jobs = flags.jobs or _env_int(env, "JOBS") or build.jobs or os.cpu_count() or 1
     out_dir = flags.out_dir or Path(env.get(f"{ENV_PREFIX}OUT_DIR") or build.out_dir)
     unknown = [t for t in flags.targets if t not in config.targets]
-    if unknown:
+    if unknown:  # a bad argument, not a bad file
         msg = f"--target: no target named {unknown[0]!r} (targets: {', '.join(config.targets)})"
-        raise ConfigError(msg)
+        raise UserError(msg)
+    for name in config.profile:  # every profile, used or not: a broken one is broken now
+        resolve_profile(config, name)
     return Settings(
         root=root,
         config=config,

@@ -129,7 +129,11 @@ def _from_helper(
     """Ask ``docker-credential-<helper> get`` (the Docker credential-helper protocol)."""
     program = shutil.which(f"docker-credential-{helper}", path=env.get("PATH"))
     if program is None:
-        if missing_ok:
+        if missing_ok:  # a credsStore for everything: say so, and go on without it
+            from wasmforge.console import get_console
+
+            get_console().warn(f"{path}: credsStore docker-credential-{helper} is not installed;"
+                               f" no stored credentials for {server}")
             return None
         msg = f"{path}: credential helper docker-credential-{helper} is not installed"
         raise RegistryError(msg)

@@ -116,8 +116,11 @@ def is_layout_dir(path: Path) -> bool:
 def is_layout_tar(path: Path) -> bool:
     if not path.is_file() or not tarfile.is_tarfile(path):
         return False
-    with tarfile.open(path) as archive:
-        names = {n.removeprefix("./") for n in archive.getnames()}
+    try:
+        with tarfile.open(path) as archive:
+            names = {n.removeprefix("./") for n in archive.getnames()}
+    except (tarfile.TarError, EOFError) as error:
+        raise _damaged_tar(path, error) from None
     return mt.OCI_LAYOUT_FILE in names and "index.json" in names
 
 
@@ -136,15 +139,23 @@ def load_layout(path: Path, tag: str | None = None) -> LoadedImage:
     if not is_layout_tar(path):
         msg = f"{path}: not an OCI image layout directory or tar"
         raise UserError(msg)
-    with tarfile.open(path) as archive:
-        members = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
+    try:
+        with tarfile.open(path) as archive:
+            members = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
 
-        def read_tar(name: str) -> bytes | None:
-            member = members.get(name)
-            extracted = archive.extractfile(member) if member is not None else None
-            return extracted.read() if extracted is not None else None
+            def read_tar(name: str) -> bytes | None:
+                member = members.get(name)
+                extracted = archive.extractfile(member) if member is not None else None
+                return extracted.read() if extracted is not None else None
 
-        return _load(str(path), read_tar, tag)
+            return _load(str(path), read_tar, tag)
+    except (tarfile.TarError, EOFError) as error:
+        raise _damaged_tar(path, error) from None
+
+
+def _damaged_tar(path: Path, error: Exception) -> UserError:
+    return UserError(f"{path}: a truncated or damaged tar ({error})",
+                     hint="package it again, or copy it whole")
 
 
 def _load(origin: str, read: Reader, tag: str | None) -> LoadedImage:

@@ -274,6 +274,9 @@ class RegistryClient:
         except (requests.ConnectionError, requests.Timeout) as error:
             msg = f"{self.registry}: cannot connect ({_short(error)})"
             raise TransientError(msg) from None
+        except requests.RequestException as error:  # a broken answer: bad chunking, encoding
+            msg = f"{self.registry}: {method} {url}: unusable answer ({_short(error)})"
+            raise RegistryError(msg) from None
 
     def _authorization(self, scope: str | None) -> str | None:
         token = self._tokens.get(scope or "") or self._tokens.get("")

@@ -45,6 +45,19 @@ def kind_of_head(head: bytes) -> FileKind:
     return FileKind.TEXT
 
 
+def binary_in_text(path: Path, head: bytes) -> str:
+    """What to say of a would-be text file with a NUL byte: where the NUL is, when the rest reads
+    as text (a stray byte in a .wat), else that it is some binary file."""
+    at = head.index(b"\0")
+    before = head[:at]
+    rest = head[:at] + head[at + 1:]
+    if sum(byte < 9 or 13 < byte < 32 for byte in rest) > len(rest) // 100:
+        return f"{path}: is a binary file, not WebAssembly text"
+    line = before.count(b"\n") + 1
+    column = at - (before.rfind(b"\n") + 1) + 1
+    return f"{path}:{line}:{column}: a NUL byte in WebAssembly text"
+
+
 def file_kind(path: Path) -> FileKind:
     return kind_of_head(read_head(path))
 
