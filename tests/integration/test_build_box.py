@@ -166,3 +166,18 @@ def test_a_build_reaps_what_dead_builds_left(docker_ready: None, tmp_path: Path)
     assert orphan["Id"] not in remaining
     assert not left.exists()
     assert alive.exists()
+
+
+def test_a_disk_that_fills_during_a_build_says_so(docker_ready: None, tmp_path: Path) -> None:
+    from tests.integration.build_support import copy_sample
+    from tests.tmpfs_support import small_tmpfs
+
+    del docker_ready
+    project = copy_sample("cpp-stdlib", tmp_path)  # its debug module alone is 1.8 MB
+    with small_tmpfs(tmp_path / "small", "600k") as out:
+        done = wasmforge("build", "--runner", "docker", "--no-cache", "--out-dir", out,
+                         cwd=project)
+    assert done.returncode in (2, 5), done.stderr
+    assert "no space left" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "internal error" not in done.stderr

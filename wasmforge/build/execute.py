@@ -360,7 +360,7 @@ def _run_steps(
         try:
             runner.run_step(step, target=target, toolchain=action.toolchain, scratch=scratch,
                             layout=layout, epoch=build.action_epoch, sink=sink)
-        except ToolchainError:
+        except ToolchainError as failed:
             shown = [line for line in lines
                      if not (action.trace and is_trace_line(line.removeprefix(prefix)))]
             if console.quiet:  # the compiler's messages are the point of the error
@@ -369,8 +369,28 @@ def _run_steps(
             if console.github_actions:
                 for command in github_annotations(shown):
                     print(command, file=sys.stderr, flush=True)
+            full = disk_full(scratch)
+            if full is not None:  # tools say odd things then ("clang: Bus error")
+                msg = f"{failed.message}: {full}"
+                raise ToolchainError(msg, hint="free some space, or build with --out-dir on "
+                                     "another file system") from None
             raise
     return [line.removeprefix(prefix) for line in lines]
+
+
+# Below this much free space, a failed step is put down to a full disk.
+_FULL_DISK_BYTES = 1024 * 1024
+
+
+def disk_full(path: Path) -> str | None:
+    """What to say when the file system of ``path`` has (next to) no space left; None if it has."""
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return None
+    if info.f_bavail * info.f_frsize >= _FULL_DISK_BYTES:
+        return None
+    return f"the device of {path} has no space left"
 
 
 def _optimize(
