@@ -4,6 +4,7 @@ no Docker and no compiler are needed)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,9 @@ WAT = '(module (func (export "_start")))\n'
 def build(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "wasmforge", "build", *map(str, args)], capture_output=True,
-        text=True, cwd=cwd, check=False, env={"PATH": "/usr/bin:/bin", "CI": "true"},
+        text=True, cwd=cwd, check=False,
+        env={"PATH": "/usr/bin:/bin", "CI": "true",
+             "WASMFORGE_CACHE_DIR": os.environ["WASMFORGE_CACHE_DIR"]},  # the test run's own
     )
 
 
@@ -89,3 +92,24 @@ def test_assembler_error_exits_5_with_the_line(tmp_path: Path) -> None:
     assert done.stderr.strip().splitlines()[-1] == (
         "error: target 'm': assembly failed (wat2wasm, exit status 1)")
     assert not (project / "dist").exists()
+
+
+def test_print_targets_and_shards_build_nothing(tmp_path: Path) -> None:
+    from wasmforge.commands.build import shard_of
+
+    targets = tuple(f"t{n}" for n in range(7))
+    slices = [shard_of(targets, f"{k}/3") for k in (1, 2, 3)]
+    assert slices == [("t0", "t3", "t6"), ("t1", "t4"), ("t2", "t5")]
+    assert sorted(t for s in slices for t in s) == sorted(targets)  # each target once
+    extra = "".join(f'[targets.x{n}]\nkind = "wat"\nsource = "m.wat"\noutput = "x{n}.wasm"\n'
+                    for n in range(3))
+    project = _project(tmp_path, extra)
+    done = build(project, "--print-targets", "--shard", "2/2", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"targets": [
+        {"name": "x0", "kind": "wat", "toolchain": "wabt"},
+        {"name": "x2", "kind": "wat", "toolchain": "wabt"}]}
+    assert not (project / "dist").exists()
+    done = build(project, "--shard", "3/2")
+    assert done.returncode == ExitCode.USER_ERROR
+    assert "--shard '3/2'" in done.stderr

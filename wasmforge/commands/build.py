@@ -17,6 +17,7 @@ from wasmforge.errors import UserError
 if TYPE_CHECKING:
     from wasmforge.build.execute import BuildResult, TargetResult
     from wasmforge.config.resolve import Settings
+    from wasmforge.console import Console
 
 RUNNERS = ("auto", "docker", "local")
 
@@ -89,9 +90,20 @@ def build(
         bool, typer.Option("--insecure",
                            help="Plain HTTP to a cache registry on this machine.")
     ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", metavar="K/N",
+                     help="Build the K-th of N slices of the targets (CI matrix fan-out)."),
+    ] = None,
+    print_targets: Annotated[
+        bool, typer.Option("--print-targets",
+                           help="Print the targets that would be built (after --target and "
+                                "--shard), and build nothing.")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Build the project's WebAssembly targets (C/C++, Rust, Emscripten, WAT)."""
+    import dataclasses
     import os
 
     from wasmforge.build.execute import run_build
@@ -127,6 +139,11 @@ def build(
                    cache_from=cache_from, cache_to=cache_to, no_cache=no_cache,
                    cache_required=cache_required, insecure=insecure),
     )
+    if shard is not None:
+        settings = dataclasses.replace(settings, targets=shard_of(settings.targets, shard))
+    if print_targets:
+        _print_targets(settings, console)
+        return
     kinds = {str(config.targets[name].kind) for name in settings.targets} - {"wat"}
     chosen_runner = select_runner(settings.runner, root, config, kinds)
     epoch = source_date_epoch(root, os.environ)
@@ -146,6 +163,28 @@ def build(
     print_summary(console, report)
     _write_stamp(stamp_file, settings, config_path, result, report)
     console.result(report)
+
+
+def shard_of(targets: tuple[str, ...], spec: str) -> tuple[str, ...]:
+    """The K-th of N slices (``K/N``, from 1) of ``targets``: every N-th target in file order,
+    starting at the K-th. The same config always gives the same slices, and together they hold
+    every target once."""
+    count, _, total = spec.partition("/")
+    if not (count.isdigit() and total.isdigit() and 1 <= int(count) <= int(total)):
+        msg = f"--shard {spec!r}: expected K/N with 1 <= K <= N, e.g. 2/4"
+        raise UserError(msg)
+    return targets[int(count) - 1::int(total)]
+
+
+def _print_targets(settings: Settings, console: Console) -> None:
+    from wasmforge.kinds import KINDS
+
+    rows = [{"name": name, "kind": kind, "toolchain": KINDS[kind].image or "wabt"}
+            for name in settings.targets
+            for kind in (settings.config.targets[name].kind,)]
+    for row in rows:
+        console.info(f"{row['name']}  ({row['kind']})")
+    console.result({"targets": rows})
 
 
 def _packager(settings: Settings) -> Any:
