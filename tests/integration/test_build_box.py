@@ -181,3 +181,15 @@ def test_a_disk_that_fills_during_a_build_says_so(docker_ready: None, tmp_path: 
     assert "no space left" in done.stderr
     assert "Traceback" not in done.stderr
     assert "internal error" not in done.stderr
+
+
+def test_doctor_passes_on_a_healthy_machine(docker_ready: None, tmp_path: Path) -> None:
+    del docker_ready
+    done = wasmforge("doctor", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["ok"] is True
+    statuses = {c["name"]: c["status"] for c in report["checks"]}
+    assert statuses["engine"] == "ok"
+    assert statuses["clock"] == "ok"
+    assert statuses["toolchain wasi-sdk"] == "ok"  # built by the earlier tests, and verified

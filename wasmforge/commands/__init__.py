@@ -21,4 +21,5 @@ COMMAND_MODULES: dict[str, str] = {
     "run": "wasmforge.commands.run",
     "toolchains": "wasmforge.commands.toolchains",
     "cache": "wasmforge.commands.cache",
+    "doctor": "wasmforge.commands.doctor",
 }
