@@ -65,12 +65,9 @@ def docker_client() -> docker.DockerClient:
 
 def engine_timeout() -> float:
     """The deadline of an engine call, in seconds (see ENGINE_TIMEOUT_SECONDS)."""
-    raw = os.environ.get(ENGINE_TIMEOUT_ENV, "").strip()
-    try:
-        value = float(raw) if raw else ENGINE_TIMEOUT_SECONDS
-    except ValueError:
-        value = ENGINE_TIMEOUT_SECONDS
-    return value if value > 0 else ENGINE_TIMEOUT_SECONDS
+    from wasmforge.deadlines import seconds_from_env
+
+    return seconds_from_env(ENGINE_TIMEOUT_ENV, ENGINE_TIMEOUT_SECONDS)
 
 
 def ping_client() -> docker.APIClient:

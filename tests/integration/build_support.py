@@ -137,3 +137,11 @@ SAMPLE_RUNS: dict[str, tuple[str, Callable[[Path], str]]] = {
     "emscripten-standalone": ("standalone.wasm", run_wasi_command),
     "wat-hello": ("hello-wat.wasm", run_wasi_command),
 }
+
+
+def project_containers(project: Path) -> list[str]:
+    """The ids of the containers (running or not) that builds of ``project`` started."""
+    done = subprocess.run(
+        ["docker", "ps", "-a", "-q", "--filter", f"label=wasmforge.project={project}"],
+        capture_output=True, text=True, check=True)
+    return done.stdout.split()

@@ -26,6 +26,7 @@ from tests.integration.build_support import (
     SAMPLES,
     copy_sample,
     docker_engine_answers,
+    project_containers,
     run_wasi_command,
     wasmforge,
 )
@@ -279,7 +280,7 @@ sources = ["src/main.c"]
         for line in process.stdout:
             if line.strip() == "[slow] started":
                 break
-        assert _project_containers(project), "the build's container should be running"
+        assert project_containers(project), "the build's container should be running"
         process.kill()  # SIGKILL: no cleanup code runs
         process.wait(timeout=30)
     finally:
@@ -288,9 +289,9 @@ sources = ["src/main.c"]
         process.stdout.close()
     # The container ends with the process that started it (its stdin closes) and removes itself.
     deadline = time.monotonic() + 30
-    while _project_containers(project) and time.monotonic() < deadline:
+    while project_containers(project) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _project_containers(project) == []
+    assert project_containers(project) == []
     killed_scratch = [p for p in (project / "dist").iterdir() if p.name != "debug"]
     assert killed_scratch  # what the killed build had under way
     report = _build(project, env, "--target", "fine")
@@ -300,11 +301,6 @@ sources = ["src/main.c"]
     assert sorted(p.name for p in (project / "dist").iterdir()) == ["debug"]
 
 
-def _project_containers(project: Path) -> list[str]:
-    done = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label=wasmforge.project={project}"],
-        capture_output=True, text=True, check=True)
-    return done.stdout.split()
 
 
 def test_keep_going_builds_the_others_when_one_fails(docker_ready: None, tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from tests.integration.build_support import (
     copy_sample,
     docker_engine_answers,
     expected_output,
+    project_containers,
     run_wasi_command,
     wasmforge,
 )
@@ -75,11 +76,6 @@ def test_failed_target_keeps_the_previous_output(docker_ready: None, tmp_path: P
     assert sorted(p.name for p in (project / "dist").iterdir()) == ["debug"]
 
 
-def _containers(project: Path) -> list[str]:
-    done = subprocess.run(
-        ["docker", "ps", "-a", "-q", "--filter", f"label=wasmforge.project={project}"],
-        capture_output=True, text=True, check=True)
-    return done.stdout.split()
 
 
 @pytest.mark.docker
@@ -116,7 +112,7 @@ artifact = "never.wasm"
             if line.strip() == f"[{target}] started":
                 break
             assert time.monotonic() < deadline
-        assert len(_containers(project)) == 1
+        assert len(project_containers(project)) == 1
         process.send_signal(stop)
         rest = process.communicate(timeout=60)[0]
     finally:
@@ -124,7 +120,7 @@ artifact = "never.wasm"
             process.kill()
     assert process.returncode == code, rest
     assert said in rest
-    assert _containers(project) == []
+    assert project_containers(project) == []
     assert not (project / "dist").exists()
 
 

@@ -79,6 +79,9 @@ CASES = [
                                                "nope"], 2, "no target named 'nope'"),
     Case("build with a bad step timeout", lambda w: ["build", str(w / "project"), "--runner",
                                                      "local"], 3, "WASMFORGE_STEP_TIMEOUT"),
+    Case("push with a bad registry deadline", lambda w: ["push", "127.0.0.1:9/x:1", "--layout",
+                                                        str(w / "pkg" / "image"), "--insecure"],
+         3, "WASMFORGE_REGISTRY_TIMEOUT"),
     Case("cache prune with a bad size", lambda _: ["cache", "prune", "--max-size", "lots"], 3,
          "--max-size"),
     Case("build from a bad cache ref", lambda w: ["build", str(w / "project"), "--runner", "local",
@@ -99,6 +102,8 @@ def test_no_bad_input_is_an_internal_error(work: Path, case: Case) -> None:
     env = {**os.environ, "WASMFORGE_CACHE_DIR": str(work / "cache")}
     if case.name == "build with a bad step timeout":
         env["WASMFORGE_STEP_TIMEOUT"] = "soon"
+    if case.name == "push with a bad registry deadline":
+        env["WASMFORGE_REGISTRY_TIMEOUT"] = "soon"
     done = subprocess.run([sys.executable, "-m", "wasmforge", *case.args(work)], cwd=work,
                           capture_output=True, text=True, check=False, timeout=120, env=env)
     assert "Traceback" not in done.stderr

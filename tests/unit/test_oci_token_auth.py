@@ -3,13 +3,13 @@ in tests/integration/test_registry_token_auth.py)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
 
+from tests.http_support import serve
 from wasmforge.errors import ExitCode, RegistryError
 from wasmforge.oci.credentials import Credentials
 from wasmforge.oci.registry import RegistryClient, auth_refusal
@@ -69,16 +69,8 @@ class _RefusingTokenRealm(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def refusing_registry() -> Iterator[str]:
-    server = HTTPServer(("127.0.0.1", 0), _RefusingTokenRealm)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(_RefusingTokenRealm) as address:
+        yield address
 
 
 def test_token_service_refusal_names_the_user(refusing_registry: str) -> None:

@@ -12,11 +12,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
+from tests.http_support import serve
 from tests.oci_samples import HELLO_WAT, assemble
 
 
@@ -84,30 +85,22 @@ def module(tmp_path: Path) -> Path:
     return tmp_path / "oci" / "image"
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def junk() -> Iterator[str]:
-    yield from _serve(_Junk)
+    with serve(_Junk) as address:
+        yield address
 
 
 @pytest.fixture
 def redirect_loop() -> Iterator[str]:
-    yield from _serve(_RedirectLoop)
+    with serve(_RedirectLoop) as address:
+        yield address
 
 
 @pytest.fixture
 def forgetful() -> Iterator[str]:
-    yield from _serve(_Forgetful)
+    with serve(_Forgetful) as address:
+        yield address
 
 
 @pytest.fixture

@@ -376,14 +376,9 @@ LOGIN_HINT = "check 'docker login' or WASMFORGE_REGISTRY_USERNAME/_PASSWORD"
 
 def registry_deadline() -> float:
     """How long one registry call may take, retries and all (``WASMFORGE_REGISTRY_TIMEOUT``)."""
-    import os
+    from wasmforge.deadlines import seconds_from_env
 
-    raw = os.environ.get(DEADLINE_ENV, "").strip()
-    try:
-        value = float(raw) if raw else DEADLINE_SECONDS
-    except ValueError:
-        value = DEADLINE_SECONDS
-    return value if value > 0 else DEADLINE_SECONDS
+    return seconds_from_env(DEADLINE_ENV, DEADLINE_SECONDS)
 
 
 def auth_refusal(
