@@ -303,6 +303,89 @@ sources = ["src/main.c"]
 
 
 
+def test_a_source_edited_while_it_builds_is_not_cached_under_its_old_content(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    # The key is taken from the sources before the compiler runs; a compiler that then reads the
+    # edited file must not leave its module under the old content's key, nor a stamp that says
+    # the edit was built.
+    del docker_ready
+    project = tmp_path / "edited"
+    (project / "src").mkdir(parents=True)
+    main = project / "src" / "main.c"
+    original = '#include <stdio.h>\nint main(void) { puts("before"); }\n'
+    main.write_text(original)
+    (project / "wasmforge.toml").write_text("""
+[project]
+name = "edited"
+
+[targets.t]
+kind = "wasi-sdk"
+command = "echo waiting && sleep 3 && $CC $CFLAGS src/main.c -o $WASMFORGE_OUT/t.wasm"
+artifact = "t.wasm"
+""")
+    env = _env(tmp_path / "cache")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wasmforge", "-v", "build", "--runner", "docker"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    said: list[str] = []
+    try:
+        for line in process.stdout:
+            said.append(line)
+            if line.strip() == "[t] waiting":
+                main.write_text(original.replace("before", "during"))
+        assert process.wait(timeout=300) == 0, "".join(said)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdout.close()
+    assert "an input changed while it ran; not cached" in "".join(said)
+    assert run_wasi_command(project / "dist" / "debug" / "t.wasm") == "during\n"
+    # Back to the old content: its key must not bring back the module built from the edit.
+    main.write_text(original)
+    report = _build(project, env)
+    assert _from_cache(report) == {"t": None}
+    assert run_wasi_command(project / "dist" / "debug" / "t.wasm") == "before\n"
+
+
+def test_a_path_dependencys_manifest_is_an_input(docker_ready: None, tmp_path: Path) -> None:
+    # Cargo's dep-info names the dependency's sources, never its Cargo.toml: a feature turned on
+    # there must still rebuild, and turning it off again must bring back the first module.
+    del docker_ready
+    project = tmp_path / "pathdep"
+    (project / "app" / "src").mkdir(parents=True)
+    (project / "shared" / "src").mkdir(parents=True)
+    (project / "wasmforge.toml").write_text(
+        '[project]\nname = "pathdep"\n\n[targets.app]\nkind = "rust"\npath = "app"\n')
+    (project / "app" / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\nshared = { path = "../shared" }\n')
+    (project / "app" / "Cargo.lock").write_text(
+        "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n"
+        "dependencies = [\n \"shared\",\n]\n\n"
+        "[[package]]\nname = \"shared\"\nversion = \"0.1.0\"\n")
+    (project / "app" / "src" / "main.rs").write_text(
+        'fn main() { println!("{}", shared::word()); }\n')
+    manifest = project / "shared" / "Cargo.toml"
+    quiet = ('[package]\nname = "shared"\nversion = "0.1.0"\nedition = "2021"\n\n'
+             "[features]\ndefault = []\nloud = []\n")
+    manifest.write_text(quiet)
+    (project / "shared" / "src" / "lib.rs").write_text(
+        '#[cfg(feature = "loud")]\npub fn word() -> &\'static str { "LOUD" }\n'
+        '#[cfg(not(feature = "loud"))]\npub fn word() -> &\'static str { "quiet" }\n')
+    env = _env(tmp_path / "cache")
+    module = project / "dist" / "debug" / "app.wasm"
+    _build(project, env)
+    assert run_wasi_command(module) == "quiet\n"
+    manifest.write_text(quiet.replace("default = []", 'default = ["loud"]'))
+    assert _from_cache(_build(project, env)) == {"app": None}
+    assert run_wasi_command(module) == "LOUD\n"
+    manifest.write_text(quiet)
+    assert _from_cache(_build(project, env)) == {"app": "local"}
+    assert run_wasi_command(module) == "quiet\n"
+
+
 def test_keep_going_builds_the_others_when_one_fails(docker_ready: None, tmp_path: Path) -> None:
     del docker_ready
     project = _multi_target_project(tmp_path / "multi")
@@ -379,6 +462,29 @@ def test_a_second_checkout_restores_every_sample_from_the_registry(
 
 
 @pytest.mark.registry
+def test_results_found_locally_are_uploaded_when_a_registry_is_given_later(
+    docker_ready: None, tmp_path: Path
+) -> None:
+    del docker_ready
+    need(registry_available(), "docker-registry (apt-get install docker-registry)")
+    project = copy_sample("c-hello", tmp_path / "machine-1")
+    env = _env(tmp_path / "cache-1")
+    _build(project, env)  # warms the local store only
+    (tmp_path / "registry").mkdir()
+    with run_registry(tmp_path / "registry") as registry:
+        repository = f"{registry.host}/team/cache"
+        report = _build(project, env, "--cache-to", repository, "--insecure")
+        assert set(_from_cache(report).values()) == {"local"}
+        assert "warning" not in report["stderr"], report["stderr"]
+        elsewhere = copy_sample("c-hello", tmp_path / "machine-2")
+        with _container_starts(tmp_path) as started:
+            report = _build(elsewhere, _env(tmp_path / "cache-2"), "--cache-from", repository,
+                            "--insecure", "--cache-required")
+        assert set(_from_cache(report).values()) == {"remote"}, report["stderr"]
+        assert started == []
+
+
+@pytest.mark.registry
 def test_read_only_cache_never_uploads_and_a_dead_registry_is_a_warning(
     docker_ready: None, tmp_path: Path
 ) -> None:
@@ -406,4 +512,10 @@ def test_read_only_cache_never_uploads_and_a_dead_registry_is_a_warning(
                      "--cache-required", "--no-cache", "--cache-to", repository, cwd=project,
                      env=_env(tmp_path / "cache-3"))
     assert down.returncode == 7, down.stderr
+    # Results that did not reach the registry are not forgotten: the same build again is no
+    # no-op, it tries the upload again.
+    env = _env(tmp_path / "cache-4")
+    for _ in range(2):
+        report = _build(project, env, "--cache-to", repository, "--insecure")
+        assert "cache: cannot upload to" in report["stderr"]
 

@@ -61,6 +61,13 @@ def test_programs_get_their_exit_status_output_and_environment(
         # Output that looks like the shell's own end marker is the program's all the same.
         assert _run(box, ["sh", "-c", "printf 'wasmforge-done-'; echo 0"]) == (
             0, b"wasmforge-done-0\n")
+        # A working directory that is not there stops the step before the program runs.
+        output: list[bytes] = []
+        status = box.run(["touch", "/tmp/ran-anyway"], cwd="/no/such/dir", env={"A": "1"},
+                         on_output=output.append)
+        assert status == 2
+        assert b"/no/such/dir" in b"".join(output)
+        assert _run(box, ["test", "-e", "/tmp/ran-anyway"])[0] == 1
         status, big = _run(box, ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x"])
         assert (status, len(big)) == (0, 300000)
         # The box: no network, the invoking user.

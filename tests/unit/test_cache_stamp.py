@@ -45,7 +45,7 @@ def stamp_of(root: Path, **changes: Any) -> Stamp:
     fields: dict[str, Any] = {
         "request": "r" * 64, "project": str(root), "git": head_commit(root), "files": files,
         "dirs": dict(digests.dirs), "globs": [("src/*.c", ["src/a.c", "src/b.c"])],
-        "report": {"profile": "debug", "targets": []},
+        "absent": [".cargo/config.toml"], "report": {"profile": "debug", "targets": []},
     }
     fields.update(changes)
     return Stamp(**fields)
@@ -141,6 +141,8 @@ def test_damage_that_still_parses_is_no_stamp(tmp_path: Path) -> None:
         {"globs": [["src/*.c"]]},
         {"globs": [[1, []]]},
         {"globs": [["src/*.c", "src/a.c"]]},
+        {"absent": None},
+        {"absent": [".cargo/config", 3]},
         {"report": []},
         {"report": None},
     ],
@@ -152,7 +154,7 @@ def test_stamps_that_are_not_whole_are_none(tmp_path: Path, changes: dict[str, A
 
 
 @pytest.mark.parametrize("field", ["schema", "version", "request", "project", "files", "dirs",
-                                   "globs", "report"])
+                                   "globs", "absent", "report"])
 def test_stamps_missing_a_field_are_none(tmp_path: Path, field: str) -> None:
     doc = _doc(tmp_path)
     del doc[field]
@@ -244,6 +246,19 @@ def test_stamp_no_longer_holds_when_a_glob_matches_something_else(tmp_path: Path
     assert not stamp.still_holds()
     (root / "src" / "c.c").unlink()
     assert stamp.still_holds()
+
+
+def test_stamp_no_longer_holds_when_a_file_it_looked_for_appears(tmp_path: Path) -> None:
+    # Cargo reads .cargo/config.toml when there is one: its arrival changes the build.
+    root = project(tmp_path)
+    stamp = stamp_of(root)
+    assert stamp.still_holds()
+    (root / ".cargo").mkdir()
+    (root / ".cargo" / "config.toml").write_text("[build]\n")
+    assert not stamp.still_holds()
+    (root / ".cargo" / "config.toml").unlink()
+    (root / ".cargo" / "config.toml").symlink_to("nowhere")  # a dangling link is there too
+    assert not stamp.still_holds()
 
 
 def test_glob_matches_are_compared_as_project_relative_posix_paths(tmp_path: Path) -> None:

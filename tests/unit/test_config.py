@@ -112,6 +112,13 @@ def test_wrong_type_names_key_and_value(tmp_path: Path) -> None:
     assert ":6:" in message
 
 
+@pytest.mark.parametrize("name", ['"A B"', '"1X"', '"X=Y"', '""', '"PATH;rm"'])
+def test_env_names_must_be_variable_names(tmp_path: Path, name: str) -> None:
+    message = error_for(tmp_path, MINIMAL + f'[targets.a.env]\n{name} = "v"\n')
+    assert f"targets.a.env.{name.strip(chr(34))}: not an environment variable name" in message
+    assert "[key]" not in message
+
+
 def test_strings_are_not_coerced_to_numbers(tmp_path: Path) -> None:
     message = error_for(tmp_path, MINIMAL + '[build]\njobs = "2"\n')
     assert "build.jobs" in message

@@ -126,6 +126,42 @@ libs = ["x"]
     assert link.trees == ("lib",)
 
 
+def test_response_files_are_inputs_of_every_compile_and_of_the_link(tmp_path: Path) -> None:
+    # clang reads @file as more flags: editing it changes every object and the module.
+    _files(tmp_path, "a.c", "b.c", "cflags.rsp", "ldflags.rsp", "profiles/x.prof")
+    target = _only(_plan(tmp_path, """
+[targets.t]
+kind = "wasi-sdk"
+sources = ["a.c", "b.c"]
+cflags = ["@cflags.rsp", "-fprofile-use=profiles"]
+ldflags = ["@ldflags.rsp"]
+"""))
+    for name in ("compile a.c", "compile b.c"):
+        action = target.action(name)
+        assert action.sources == (name.removeprefix("compile "), "cflags.rsp")
+        assert action.trees == ("profiles",)
+    assert target.action("link").sources == ("cflags.rsp", "ldflags.rsp")
+
+
+def test_emscripten_response_files_are_compile_inputs(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c", "flags.rsp")
+    target = _only(_plan(tmp_path, """
+[targets.t]
+kind = "emscripten"
+sources = ["a.c"]
+cflags = ["@flags.rsp"]
+"""))
+    assert target.action("compile a.c").sources == ("a.c", "flags.rsp")
+
+
+def test_the_project_itself_is_no_output_dir(tmp_path: Path) -> None:
+    _files(tmp_path, "a.c")
+    config = _config('[targets.t]\nkind = "wasi-sdk"\nsources = ["a.c"]\n')
+    with pytest.raises(ConfigError, match="the output directory is the project itself"):
+        plan_build(tmp_path, config, resolve_profile(config, "debug"), CONTAINER,
+                   out_dir=tmp_path / "sub" / "..")
+
+
 def test_release_profile_optimises_for_size_without_debug_info(tmp_path: Path) -> None:
     _files(tmp_path, "src/a.c", "include/x.h")
     argv = _only(_plan(tmp_path, C_TARGET, profile="release")).steps[0].argv
@@ -278,6 +314,14 @@ def test_cargo_configs_above_the_package_are_inputs(tmp_path: Path) -> None:
     _files(tmp_path, ".cargo/config.toml", "app/.cargo/config.toml", text="[build]\n")
     target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\npath = "app"\n'))
     assert target.action("build").sources == ("app/.cargo/config.toml", ".cargo/config.toml")
+
+
+def test_cargo_configs_that_are_not_there_are_noted(tmp_path: Path) -> None:
+    # One appearing later changes the build: the no-op check must look for it.
+    _files(tmp_path, "app/Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, ".cargo/config.toml", text="[build]\n")
+    plan = _plan(tmp_path, '[targets.app]\nkind = "rust"\npath = "app"\n')
+    assert plan.absent == (".cargo/config", "app/.cargo/config", "app/.cargo/config.toml")
 
 
 def test_cargo_cdylib_is_the_library_with_underscores(tmp_path: Path) -> None:

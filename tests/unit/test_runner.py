@@ -34,6 +34,21 @@ def test_line_splitter_joins_chunks_cut_anywhere() -> None:
     assert lines == ["first", "second", "third \u2713"]
 
 
+def test_line_splitter_takes_a_long_line_in_small_chunks_in_linear_time() -> None:
+    # 32 MiB without a newline in 1 KiB chunks (a tool printing one huge line): re-scanning the
+    # pending bytes on every chunk reads 2**45 bytes, hours; looking only at new bytes, 32 MiB.
+    lines: list[str] = []
+    splitter = LineSplitter(lines.append)
+    chunk = b"x" * 1024
+    started = time.monotonic()
+    for _ in range(32 * 1024):
+        splitter.feed(chunk)
+    splitter.feed(b"\r\nnext")
+    splitter.close()
+    assert time.monotonic() - started < 60  # a guard against the quadratic hang, not a target
+    assert [len(line) for line in lines] == [32 * 1024 * 1024, 4]
+
+
 def test_container_paths_become_project_paths() -> None:
     assert show_project_paths("/src/main.c:3:5: error: x") == "main.c:3:5: error: x"
     assert show_project_paths("In file included from /src/a/b.h:1:") == (

@@ -54,6 +54,9 @@ class Action:
     depfiles: tuple[str, ...] = ()
     # The linker lists the files it read on its output (wasm-ld --trace).
     trace: bool = False
+    # For each discovered file, the nearest file of this name above it is an input too (Cargo's
+    # dep-info names a path dependency's sources, not its Cargo.toml).
+    dep_manifest: str | None = None
     # Settings its outcome depends on that are not in its steps (the optimiser's profile).
     params: tuple[tuple[str, str], ...] = ()
     # Names of the actions of the same target whose outputs it consumes.

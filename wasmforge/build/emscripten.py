@@ -74,6 +74,8 @@ def plan_target(
         *target.cflags,
         *settings, *([_QUIET_SETTINGS] if settings else []),
     ]
+    # Files the flags name (response files, profiles) are inputs of every compile.
+    flag_files, flag_dirs = referenced_paths(context.root, [*target.cflags, *settings])
     compiles = []
     for source in sources:
         obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
@@ -83,7 +85,9 @@ def plan_target(
             name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
             steps=(Step(description=f"compile {source}", argv=compile_argv, cwd=layout.src,
                         env=env),),
-            sources=(source,), produces=(obj,), depfiles=(dep,),
+            sources=(source, *flag_files), trees=tuple(flag_dirs),
+            tree_excludes=(context.out_dir_in_project,) if context.out_dir_in_project else (),
+            produces=(obj,), depfiles=(dep,),
         ))
     objects = tuple(action.produces[0] for action in compiles)
     argv = [

@@ -86,6 +86,9 @@ class BuildResult:
     # Project files and directories the build read, and the globs it expanded (for the stamp).
     digests: ProjectDigests | None = None
     globs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    absent: tuple[str, ...] = ()
+    # False if an input changed while the build ran: its result must not stand for a no-op.
+    settled: bool = True
 
 
 @dataclass
@@ -122,6 +125,7 @@ class _Build:
     digests: ProjectDigests
     package: Callable[[TargetResult], Any] | None
     runs: list[_TargetRun] = field(default_factory=list)
+    unsettled: bool = False  # an input changed while an action ran
 
     def runner_for(self, toolchain: str) -> Runner:
         return self.host if toolchain == HOST_TOOLCHAIN else self.runner
@@ -184,6 +188,7 @@ def run_build(
             profile=settings.profile.name, publish_dir=publish_dir, manifest=manifest,
             runner=runner.describe(), epoch=epoch, targets=results,
             checked_reproducible=check_reproducible, digests=build.digests, globs=abstract.globs,
+            absent=abstract.absent, settled=not build.unsettled,
         )
     finally:
         # After a failure or an interrupt, nothing may be left when wasmforge exits.
@@ -251,6 +256,8 @@ def _report(console: Console, error: BaseException) -> None:
 
 def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> None:
     started = time.monotonic()
+    # Before any input is hashed: an input modified from here on is caught by _discovered.
+    since = time.time_ns()
     with run.lock:
         run.started = run.started or started
     target = run.abstract.name
@@ -267,7 +274,7 @@ def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> N
         record, origin = hit.record, hit.origin
         build.console.debug(f"[{target}] {action.name}: from the {origin} cache ({key[:12]})")
     else:
-        record, origin = _execute(build, run, index, action, key), None
+        record, origin = _execute(build, run, index, action, key, since), None
     with run.lock:
         run.outputs[index].update(record.outputs)
         if origin is None:
@@ -307,7 +314,9 @@ def _unreadable(target: str, what: object, error: OSError) -> UserError:
     return UserError(f"target {target!r}: cannot read {what}: {error.strerror or error}")
 
 
-def _execute(build: _Build, run: _TargetRun, index: int, action: Action, key: str) -> ActionRecord:
+def _execute(
+    build: _Build, run: _TargetRun, index: int, action: Action, key: str, since: int
+) -> ActionRecord:
     """Run the action's steps (or the optimiser) and make its record; keep it in the cache."""
     target = run.abstract.name
     plan = run.passes[index]
@@ -315,7 +324,6 @@ def _execute(build: _Build, run: _TargetRun, index: int, action: Action, key: st
     for made in (*action.produces, *action.depfiles):  # tools write into dirs, not make them
         (scratch / made).parent.mkdir(parents=True, exist_ok=True)
     _materialize(build, run, index, action.consumes)
-    since = time.time_ns()
     runner = build.runner_for(action.toolchain)
     meta: dict[str, Any] = {}
     lines: list[str] = []
@@ -337,7 +345,8 @@ def _execute(build: _Build, run: _TargetRun, index: int, action: Action, key: st
     record = ActionRecord(key=key, outputs=outputs, deps=deps, meta=meta)
     if build.cache is not None and settled:
         build.cache.save(record, {p: scratch / p for p in outputs})
-    elif not settled:
+    if not settled:
+        build.unsettled = True
         build.console.debug(f"[{target}] {action.name}: an input changed while it ran; not cached")
     return record
 
@@ -428,6 +437,8 @@ def _discovered(
     if action.trace:
         # Docker's lines name project files by their host paths (see show_project_paths).
         named += in_project(traced_files(lines), str(build.settings.root), cwd)
+    if action.dep_manifest is not None:
+        named += _manifests_above(build.settings.root, named, action.dep_manifest)
     declared = set(action.sources)
     trees = list(action.trees)
     skipped = [p for p in (*action.tree_excludes, _scratch_in_project(build)) if p]
@@ -440,14 +451,36 @@ def _discovered(
             deps[path] = build.digests.file(path)
         except OSError:
             continue  # a file the tool looked for and did not find, or a directory
-    settled = True
-    for path in (*declared, *deps):
+    return deps, _settled(build, [*declared, *deps], trees, since)
+
+
+def _settled(build: _Build, files: list[str], trees: list[str], since: int) -> bool:
+    """False if an input changed while the action ran: a file written after it started, or a
+    tree (hashed before) with a file edited, added or removed since."""
+    for path in files:
         try:
             if (build.settings.root / path).stat().st_mtime_ns > since:
-                settled = False
+                return False
         except OSError:
-            settled = False
-    return deps, settled
+            return False
+    return all(build.digests.unchanged_below(tree) for tree in trees)
+
+
+def _manifests_above(root: Path, paths: list[str], name: str) -> list[str]:
+    """For each project file, the nearest ``name`` in its directory or above, in the project."""
+    found: list[str] = []
+    for path in paths:
+        directory = Path(path).parent
+        while True:
+            candidate = (directory / name).as_posix()
+            if (root / candidate).is_file():
+                if candidate not in found:
+                    found.append(candidate)
+                break
+            if directory == Path():
+                break
+            directory = directory.parent
+    return found
 
 
 def _scratch_in_project(build: _Build) -> str | None:

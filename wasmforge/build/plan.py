@@ -84,6 +84,8 @@ class BuildPlan:
     targets: tuple[TargetPlan, ...]
     # Each source glob and the files it matched: a new file that matches changes the plan.
     globs: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Project files whose absence the plan relies on: one appearing changes it.
+    absent: tuple[str, ...] = ()
 
     @property
     def toolchains(self) -> set[str]:
@@ -102,8 +104,10 @@ class PlanContext:
     # The output directory relative to the project, when it is inside it: copies of the project
     # (a Cargo package without a lock file) and whole-tree inputs must leave it out.
     out_dir_in_project: str | None = None
-    # Filled while planning: each source glob and what it matched.
+    # Filled while planning: each source glob and what it matched, and the files whose absence
+    # the plan relies on (a .cargo/config.toml that is not there).
     globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    absent: set[str] = field(default_factory=set)
 
 
 def plan_build(
@@ -115,12 +119,17 @@ def plan_build(
     inside = None
     if out_dir is not None and out_dir.resolve().is_relative_to(root.resolve()):
         inside = out_dir.resolve().relative_to(root.resolve()).as_posix()
+        if inside == ".":  # outputs among the sources: every input would be an output too
+            msg = (f"{out_dir}: the output directory is the project itself; give a directory "
+                   "inside it (the default is dist) or elsewhere")
+            raise ConfigError(msg)
     context = PlanContext(root=root, profile=profile, layout=layout,
                           host_layout=host_layout or layout, out_dir_in_project=inside)
     names = targets if targets else tuple(config.targets)
     plans = tuple(_plan_target(name, config, context) for name in names)
     check_output_names(config, plans)
-    return BuildPlan(profile=profile, targets=plans, globs=tuple(sorted(context.globs.items())))
+    return BuildPlan(profile=profile, targets=plans, globs=tuple(sorted(context.globs.items())),
+                     absent=tuple(sorted(context.absent)))
 
 
 def _plan_target(name: str, config: WasmforgeConfig, context: PlanContext) -> TargetPlan:

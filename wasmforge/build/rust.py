@@ -124,22 +124,25 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     excluded = [own_target, *([context.out_dir_in_project] if context.out_dir_in_project else [])]
     action = Action(
         name="build", kind="build", toolchain=TOOLCHAIN, steps=tuple(steps),
-        sources=_cargo_configs(context.root, package), trees=(package,),
+        sources=_cargo_configs(context, package), trees=(package,), dep_manifest="Cargo.toml",
         tree_excludes=tuple(excluded), produces=(f"{built}.wasm",), depfiles=(f"{built}.d",),
     )
     return _target_plan(name, target, action, f"{built}.wasm", (package, *action.sources))
 
 
-def _cargo_configs(root: Path, package: str) -> tuple[str, ...]:
+def _cargo_configs(context: PlanContext, package: str) -> tuple[str, ...]:
     """The ``.cargo/config.toml`` files Cargo reads between the project root and the package
-    (those above the project are the machine's, not the project's)."""
+    (those above the project are the machine's, not the project's). The places that have none
+    are noted too: one appearing there changes the build."""
     found = []
     directory = Path(package)
     while True:
         for name in ("config.toml", "config"):
-            candidate = directory / ".cargo" / name
-            if (root / candidate).is_file():
-                found.append(candidate.as_posix())
+            candidate = (directory / ".cargo" / name).as_posix()
+            if (context.root / candidate).is_file():
+                found.append(candidate)
+            else:
+                context.absent.add(candidate)
         if directory == Path():
             return tuple(found)
         directory = directory.parent

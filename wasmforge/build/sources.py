@@ -83,7 +83,8 @@ def referenced_paths(root: Path, words: list[str]) -> tuple[list[str], list[str]
     files: list[str] = []
     dirs: list[str] = []
     for word in words:
-        candidates = {word, word.split("=", 1)[-1], *word.split(","), word.removeprefix("-L")}
+        candidates = {word, word.split("=", 1)[-1], *word.split(","), word.removeprefix("-L"),
+                      word.removeprefix("@")}  # @file: a response file of more flags
         candidates |= {part.split("=", 1)[-1] for part in word.split(",")}
         for candidate in sorted(candidates):
             if not candidate or candidate.startswith("-") or Path(candidate).is_absolute() \

@@ -52,6 +52,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     env = tuple(sorted(target.env.items()))
     profile_flags = _profile_flags(context, name, cxx=language == "c++")
     compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *target.cflags]
+    # Files the flags name (response files, profiles) are inputs of every compile.
+    flag_files, flag_dirs = referenced_paths(context.root, target.cflags)
     compiles = []
     for source in sources:
         obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
@@ -59,7 +61,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
         compiles.append(Action(
             name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
             steps=(Step(description=f"compile {source}", argv=argv, cwd=layout.src, env=env),),
-            sources=(source,), produces=(obj,), depfiles=(dep,),
+            sources=(source, *flag_files), trees=tuple(flag_dirs),
+            tree_excludes=_excludes(context), produces=(obj,), depfiles=(dep,),
         ))
     objects = tuple(action.produces[0] for action in compiles)
     produced = f"{name}.wasm"

@@ -125,6 +125,23 @@ class ProjectDigests:
                 entries.append(f"file\0{name}\0{executable}\0{digest}")
         return "sha256:" + hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
+    def unchanged_below(self, relative: str) -> bool:
+        """True if every file and directory recorded below a project directory still has the stat
+        it had when it was read: nothing was edited, added or removed there since."""
+        top = self.root / relative
+        with self._lock:
+            recorded = [*self.files.items(), *self.dirs.items()]
+        for key, seen in recorded:
+            path = Path(key)
+            if path != top and not path.is_relative_to(top):
+                continue
+            try:
+                if not seen.same_file(FileStat.of(path.stat())):
+                    return False
+            except OSError:
+                return False
+        return True
+
     def walk(self, relative: str, excludes: Iterable[str] = ()) -> list[tuple[Path, str]]:
         """Files and links below a project directory, sorted; its directories go into ``dirs``."""
         top = self.root / relative

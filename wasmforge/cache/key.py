@@ -55,5 +55,6 @@ def action_key(target: str, action: Action, inputs: KeyInputs) -> str:
         "produces": list(action.produces),
         "depfiles": list(action.depfiles),
         "trace": action.trace,
+        "dep_manifest": action.dep_manifest,
     }
     return hashlib.sha256(sorted_json(definition)).hexdigest()

@@ -51,7 +51,7 @@ class RegistryCache:
     ) -> ActionRecord | None:
         """The result of ``key`` if the registry has one whose dependencies hold here; its blobs
         are checked and kept in ``store``. RegistryError when the registry fails."""
-        if not self._client.manifest_exists(self.repository, key):
+        if not self.has(key):
             return None
         manifest = json_object(f"{self.reference}:{key[:12]}", "cache entry manifest",
                                self._client.get_manifest(self.repository, key).data)
@@ -66,6 +66,10 @@ class RegistryCache:
         for out in record.outputs.values():
             store.put_bytes(self._client.get_blob(self.repository, out.digest), out.digest)
         return record
+
+    def has(self, key: str) -> bool:
+        """True if the repository holds a result for ``key`` (RegistryError when it fails)."""
+        return self._client.manifest_exists(self.repository, key)
 
     def push(self, record: ActionRecord, store: LocalStore) -> None:
         """Upload ``record`` and its output blobs (from ``store``), then tag it with its key."""

@@ -43,6 +43,8 @@ class CacheSession:
         self._lock = threading.Lock()
         self._warned: set[str] = set()
         self.saved = 0
+        # Results that were to be uploaded and are not: the next build must not be a no-op.
+        self.upload_failed = False
         self._from = (RegistryCache(settings.remote_from, env, insecure=settings.insecure)
                       if settings.remote_from and self._reads else None)
         self._to = (RegistryCache(settings.remote_to, env, insecure=settings.insecure)
@@ -63,6 +65,7 @@ class CacheSession:
             self._local_failed(error)
             return None
         if record is not None:
+            self._export(record, store)
             return Hit(record, "local")
         remote = self._from
         if remote is None:
@@ -77,7 +80,10 @@ class CacheSession:
         except (RegistryError, OSError) as error:
             self._remote_failed("from", error)
             return None
-        return Hit(record, "remote") if record is not None else None
+        if record is None:
+            return None
+        self._export(record, store)
+        return Hit(record, "remote")
 
     def save(self, record: ActionRecord, files: Mapping[str, Path]) -> None:
         """Keep a fresh result locally, and upload it when a registry is to be written."""
@@ -97,6 +103,19 @@ class CacheSession:
                 remote.push(record, store)
             except (RegistryError, DamagedEntry, OSError) as error:
                 self._remote_failed("to", error)
+
+    def _export(self, record: ActionRecord, store: LocalStore) -> None:
+        """Upload a result found in the cache that the registry to write does not hold yet: every
+        result of the build reaches it, not only the fresh ones (a cache warmed on this machine
+        before ``--cache-to`` was given, or restored from another repository)."""
+        remote = self._to
+        if remote is None:
+            return
+        try:
+            if not remote.has(record.key):
+                remote.push(record, store)
+        except (RegistryError, DamagedEntry, OSError) as error:
+            self._remote_failed("to", error)
 
     def materialize(self, out: OutputFile, dest: Path) -> None:
         """Write a cached output into the build's scratch dir (DamagedEntry if it went bad)."""
@@ -140,6 +159,7 @@ class CacheSession:
                        "locally", once=direction)
         else:
             self._to = None
+            self.upload_failed = True
             self._warn(f"cache: cannot upload to {remote.reference}: {message}; results stay "
                        "local", once=direction)
 

@@ -4,7 +4,8 @@ A rebuild asked for with the same command line, in the same directory, with the 
 finds the stamp of its last success. If every file it read (the config, the sources, the headers
 the compiler reported, whole trees, the toolchain recipes) and every file it wrote (the published
 outputs, the manifest, the OCI packages) has the size, mtime, ctime and inode it had, if every
-source glob matches what it matched, and if HEAD is the same commit, nothing can have changed: the
+source glob matches what it matched, if no file it looked for and did not find has appeared, and
+if HEAD is the same commit, nothing can have changed: the
 last result is the answer, and no file is hashed and no container started. Anything else, and the
 build runs as usual (its cache still spares the work).
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from wasmforge import __version__
 from wasmforge.cache.digests import FileStat
 from wasmforge.gitinfo import UNKNOWN, head_commit
 
-STAMP_SCHEMA = 1
+STAMP_SCHEMA = 2
 # The environment that can change a build or what it prints.
 _ENV_PREFIXES = ("WASMFORGE_", "DOCKER_")
 _ENV_NAMES = ("SOURCE_DATE_EPOCH", "CI", "GITHUB_ACTIONS", "PATH", "HOME", "XDG_CACHE_HOME")
@@ -52,6 +54,9 @@ class Stamp:
     files: dict[str, FileStat] = field(default_factory=dict)  # absolute path -> stat
     dirs: dict[str, FileStat] = field(default_factory=dict)
     globs: list[tuple[str, list[str]]] = field(default_factory=list)  # pattern -> matches
+    # Project paths the build looked for and did not find (e.g. .cargo/config.toml): one
+    # appearing there changes the build.
+    absent: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)  # the build's --json result
 
     def to_bytes(self) -> bytes:
@@ -62,6 +67,7 @@ class Stamp:
             "files": {k: v.to_json() for k, v in sorted(self.files.items())},
             "dirs": {k: v.to_json() for k, v in sorted(self.dirs.items())},
             "globs": [[pattern, matches] for pattern, matches in self.globs],
+            "absent": sorted(self.absent),
             "report": self.report,
         }).encode()
         return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
@@ -80,14 +86,16 @@ class Stamp:
                 or doc.get("version") != __version__:
             return None
         request, project, git = doc.get("request"), doc.get("project"), doc.get("git")
-        files, dirs, globs, report = (doc.get("files"), doc.get("dirs"), doc.get("globs"),
-                                      doc.get("report"))
+        files, dirs, globs, absent, report = (doc.get("files"), doc.get("dirs"), doc.get("globs"),
+                                              doc.get("absent"), doc.get("report"))
         if not (isinstance(request, str) and isinstance(project, str)
                 and (git is None or isinstance(git, str)) and isinstance(files, dict)
                 and isinstance(dirs, dict) and isinstance(globs, list)
+                and isinstance(absent, list) and all(isinstance(a, str) for a in absent)
                 and isinstance(report, dict)):
             return None
-        stamp = cls(request=request, project=project, git=git, report=report)
+        stamp = cls(request=request, project=project, git=git, absent=list(absent),
+                    report=report)
         for source, target in ((files, stamp.files), (dirs, stamp.dirs)):
             for path, value in source.items():
                 parsed = FileStat.from_json(value)
@@ -116,6 +124,8 @@ class Stamp:
                 if not recorded.same_file(now):
                     return False
         root = Path(self.project)
+        if any(os.path.lexists(root / path) for path in self.absent):
+            return False
         for pattern, matches in self.globs:
             if [p.relative_to(root).as_posix() for p in glob_files(root, pattern)] != matches:
                 return False

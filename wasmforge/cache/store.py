@@ -9,7 +9,8 @@ Every write goes to a temporary file and is renamed into place, so several wasmf
 share the store without locks: a reader sees a whole file or none. Nothing is trusted on the way
 out: a record that does not parse, names a missing blob, or a blob whose bytes do not match its
 digest is dropped with a warning and the action runs again. Pruning (``maintenance``) takes the
-store's lock; a build racing with it at worst rebuilds.
+store's lock; a build racing with it rebuilds what it has not yet looked up, and fails (exit 5,
+"run the build again") if a result it already found is removed before it is copied out.
 """
 
 from __future__ import annotations

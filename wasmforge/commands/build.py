@@ -16,6 +16,7 @@ from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
     from wasmforge.build.execute import BuildResult, TargetResult
+    from wasmforge.cache.digests import FileStat
     from wasmforge.config.resolve import Settings
     from wasmforge.console import Console
 
@@ -153,15 +154,20 @@ def build(
                             request_id(str(Path.cwd()), invocation_args(), os.environ))
     previous = load_stamp(stamp_file)
     digests = ProjectDigests(root, previous.files if previous else None)
+    # Stat before the build reads them: an edit made while it runs must not look seen.
+    read_before = _stat_files([config_path, *_recipe_files(settings)])
+    cache = CacheSession(settings.cache, console, os.environ)
     result = run_build(
         settings, chosen_runner, epoch=epoch, action_epoch=action_epoch(os.environ),
-        console=console, cache=CacheSession(settings.cache, console, os.environ),
-        digests=digests, check_reproducible=check_reproducible,
+        console=console, cache=cache, digests=digests, check_reproducible=check_reproducible,
         package=None if no_package else _packager(settings),
     )
     report = result_json(result)
     print_summary(console, report)
-    _write_stamp(stamp_file, settings, config_path, result, report)
+    if result.settled and not cache.upload_failed:
+        # Otherwise the next build must run: an input changed under this one, or results that
+        # were to reach the remote cache did not.
+        _write_stamp(stamp_file, settings, read_before, result, report)
     console.result(report)
 
 
@@ -208,28 +214,41 @@ def _packager(settings: Settings) -> Any:
 
 
 def _write_stamp(
-    path: Path, settings: Settings, config_path: Path, result: BuildResult,
+    path: Path, settings: Settings, read_before: dict[str, FileStat], result: BuildResult,
     report: dict[str, Any],
 ) -> None:
     """Remember what this build read and wrote, for the no-op check of the next one."""
     import contextlib
 
-    from wasmforge.cache.digests import FileStat
     from wasmforge.cache.stamp import Stamp
     from wasmforge.fsutil import atomic_write_bytes
     from wasmforge.gitinfo import head_commit
 
     assert result.digests is not None
-    watched = [config_path, *_recipe_files(settings), *_published_files(result)]
     stamp = Stamp(request=path.stem, project=str(settings.root), git=head_commit(settings.root),
                   files=dict(result.digests.files), dirs=dict(result.digests.dirs),
                   globs=[(pattern, list(matches)) for pattern, matches in result.globs],
-                  report=report)
-    for file in watched:
-        with contextlib.suppress(OSError):
-            stamp.files.setdefault(str(file), FileStat.of(file.stat()))
+                  absent=list(result.absent), report=report)
+    for name, stat in read_before.items():
+        stamp.files.setdefault(name, stat)
+    for name, stat in _stat_files(_published_files(result)).items():
+        stamp.files.setdefault(name, stat)
     with contextlib.suppress(OSError):  # without a stamp the next build only takes longer
         atomic_write_bytes(path, stamp.to_bytes())
+
+
+def _stat_files(files: list[Path]) -> dict[str, FileStat]:
+    """Each file's stat by absolute path; a file that cannot be read is left out (and a build
+    that needed it has failed)."""
+    from wasmforge.cache.digests import FileStat
+
+    stats: dict[str, FileStat] = {}
+    for file in files:
+        try:
+            stats[str(file)] = FileStat.of(file.stat())
+        except OSError:
+            continue
+    return stats
 
 
 def _recipe_files(settings: Settings) -> list[Path]:

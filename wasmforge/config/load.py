@@ -98,7 +98,8 @@ def _short(value: Any) -> str:
 
 def _display_loc(loc: tuple[int | str, ...]) -> list[str]:
     # A discriminated union puts the tag ('wasi-sdk') into the location; the user never wrote it.
-    shown = [str(part) for part in loc]
+    # A bad dict key (an env name) is reported at the key itself.
+    shown = [str(part) for part in loc if part != "[key]"]
     if len(shown) >= 3 and shown[0] == "targets" and shown[2] in TARGET_KINDS:
         del shown[2]
     return shown

@@ -7,15 +7,31 @@ stay ``str`` here: they are relative to the project root and are resolved by the
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from wasmforge.kinds import TargetKind
 
 OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
 PackageFormat = Literal["image", "artifact", "both"]
 RunnerName = Literal["auto", "docker", "local"]
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(name: str) -> str:
+    # A shell would refuse it (or split it at '='), and only after the container had started.
+    if not _ENV_NAME.fullmatch(name):
+        msg = "not an environment variable name (letters, digits and '_', not starting with a digit)"
+        raise ValueError(msg)
+    return name
+
+
+EnvName = Annotated[str, AfterValidator(_env_name),
+                    WithJsonSchema({"type": "string", "pattern": f"^{_ENV_NAME.pattern}$"})]
 
 
 def _kebab(name: str) -> str:
@@ -71,7 +87,10 @@ class TargetBase(StrictModel):
     output: str | None = Field(
         default=None, description="Output file name (default: the target name plus extension)."
     )
-    env: dict[str, str] = {}
+    env: dict[EnvName, str] = Field(
+        default={}, description="Environment variables of the target's build steps.",
+        json_schema_extra={"additionalProperties": False},  # names outside the pattern are errors
+    )
     package: PackageConfig | None = None
 
 

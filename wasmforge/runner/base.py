@@ -106,18 +106,22 @@ class LineSplitter:
 
     def __init__(self, emit: Callable[[str], None]) -> None:
         self._emit = emit
-        self._pending = b""
+        self._pending = bytearray()
 
     def feed(self, chunk: bytes) -> None:
-        self._pending += chunk
-        *lines, self._pending = self._pending.split(b"\n")
-        for line in lines:
+        if b"\n" not in chunk:  # only the new bytes are looked at: long lines stay linear
+            self._pending += chunk
+            return
+        first, *lines, rest = chunk.split(b"\n")
+        self._pending += first
+        for line in (bytes(self._pending), *lines):
             self._emit(line.rstrip(b"\r").decode("utf-8", "replace"))
+        self._pending = bytearray(rest)
 
     def close(self) -> None:
         if self._pending:
-            self._emit(self._pending.rstrip(b"\r").decode("utf-8", "replace"))
-            self._pending = b""
+            self._emit(bytes(self._pending).rstrip(b"\r").decode("utf-8", "replace"))
+            self._pending = bytearray()
 
 
 @dataclass

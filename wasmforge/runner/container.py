@@ -282,7 +282,8 @@ class _Shell:
         exports = "".join(f"export {name}={shlex.quote(value)}; "
                           for name, value in env.items())
         deadline = f"timeout --kill-after={KILL_AFTER_SECONDS} {timeout} "
-        script = (f"( cd {shlex.quote(cwd)} && {exports}exec {deadline}{shlex.join(argv)} ) "
+        script = (f"( cd {shlex.quote(cwd)} || exit 2; {exports}exec {deadline}"
+                  f"{shlex.join(argv)} ) "
                   f"</dev/null 2>&1; printf '%s %s\\n' {self._marker.decode()} \"$?\"\n")
         raw = getattr(self._connection, "_sock", self._connection)
         raw.sendall(script.encode())
