@@ -144,14 +144,17 @@ ldflags = ["@ldflags.rsp"]
 
 
 def test_emscripten_response_files_are_compile_inputs(tmp_path: Path) -> None:
-    _files(tmp_path, "a.c", "flags.rsp")
+    _files(tmp_path, "a.c", "flags.rsp", "exports.txt")
     target = _only(_plan(tmp_path, """
 [targets.t]
 kind = "emscripten"
 sources = ["a.c"]
 cflags = ["@flags.rsp"]
+ldflags = ["-sEXPORTED_FUNCTIONS=@exports.txt"]
 """))
     assert target.action("compile a.c").sources == ("a.c", "flags.rsp")
+    # emcc reads a setting's value from @file too.
+    assert target.action("link").sources == ("flags.rsp", "exports.txt")
 
 
 def test_the_project_itself_is_no_output_dir(tmp_path: Path) -> None:

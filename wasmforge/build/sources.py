@@ -78,14 +78,15 @@ def is_cxx(path: str) -> bool:
 
 def referenced_paths(root: Path, words: list[str]) -> tuple[list[str], list[str]]:
     """The project files and directories that flags name (``-Llib``, ``--js-library=x.js``,
-    ``-Wl,--export-file=f``, ``lib/libfoo.a``): inputs of a link that no tool reports. Returns
+    ``-Wl,--export-file=f``, ``lib/libfoo.a``, ``@flags.rsp``): inputs of a link that no tool reports. Returns
     (files, directories), project-relative; words that name nothing in the project are skipped."""
     files: list[str] = []
     dirs: list[str] = []
     for word in words:
-        candidates = {word, word.split("=", 1)[-1], *word.split(","), word.removeprefix("-L"),
-                      word.removeprefix("@")}  # @file: a response file of more flags
+        candidates = {word, word.split("=", 1)[-1], *word.split(","), word.removeprefix("-L")}
         candidates |= {part.split("=", 1)[-1] for part in word.split(",")}
+        # @file anywhere (clang's response files, emcc's -sSETTING=@file): the file is the input.
+        candidates |= {c.removeprefix("@") for c in candidates}
         for candidate in sorted(candidates):
             if not candidate or candidate.startswith("-") or Path(candidate).is_absolute() \
                     or ".." in Path(candidate).parts:
