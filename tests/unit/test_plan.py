@@ -437,7 +437,7 @@ def test_emscripten_html_needs_the_web(tmp_path: Path) -> None:
 
 def test_wat_runs_on_the_host_whatever_the_runner(tmp_path: Path) -> None:
     _files(tmp_path, "m.wat", text="(module)")
-    host = Layout(src=str(tmp_path), out_base="/scratch", per_target=True)
+    host = Layout(src=str(tmp_path), out_base="/scratch")
     target = _only(_plan(tmp_path, """
 [targets.text]
 kind = "wat"
@@ -452,7 +452,7 @@ features = ["threads"]
 
 def test_host_layout_gives_each_target_its_own_dir(tmp_path: Path) -> None:
     _files(tmp_path, "src/a.c", "include/x.h")
-    layout = Layout(src=str(tmp_path), out_base="/tmp/scratch", per_target=True)
+    layout = Layout(src=str(tmp_path), out_base="/tmp/scratch")
     argv = _only(_plan(tmp_path, C_TARGET, layout=layout)).action("link").steps[0].argv
     assert f"-ffile-prefix-map={tmp_path}=." in argv
     assert "-ffile-prefix-map=/tmp/scratch/hello=/out" in argv

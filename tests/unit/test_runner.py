@@ -91,7 +91,7 @@ def test_step_environment_order() -> None:
 def test_layouts() -> None:
     docker = DockerRunner(Path("/p"), _config(), client=object())
     # the build's scratch dir is mounted at /out; each target works in /out/<target>
-    assert docker.layout(Path("/any")) == Layout(src="/src", out_base="/out", per_target=True)
+    assert docker.layout(Path("/any")) == Layout(src="/src", out_base="/out")
     assert docker.layout(Path("/any")).out("t") == "/out/t"
     local = LocalRunner(Path("/p")).layout(Path("/s"))
     assert (local.src, local.out("t"), local.in_src("a/b.c")) == ("/p", "/s/t", "/p/a/b.c")

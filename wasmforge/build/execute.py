@@ -41,8 +41,9 @@ from wasmforge.console import Console
 from wasmforge.errors import NotReproducibleError, ToolchainError, UserError, WasmforgeError
 from wasmforge.kinds import HOST_TOOLCHAIN
 from wasmforge.runner.base import Layout, Runner
-from wasmforge.runner.local import LocalRunner, package_version
+from wasmforge.runner.local import LocalRunner
 from wasmforge.runner.owner import OWNER_FILE, SCRATCH_PREFIX, Owner, reap_scratch
+from wasmforge.tools import package_version
 
 CacheOrigin = Literal["local", "remote"]
 

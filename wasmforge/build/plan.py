@@ -29,7 +29,7 @@ __all__ = ["ABSTRACT_LAYOUT", "HOST_TOOLCHAIN", "BuildPlan", "Output", "PlanCont
            "plan_build"]
 
 # The layout cache keys are made of: the same in every checkout, on every machine and runner.
-ABSTRACT_LAYOUT = Layout(src="/src", out_base="/out", per_target=True)
+ABSTRACT_LAYOUT = Layout(src="/src", out_base="/out")
 # Where the optimiser leaves a target's optimised main module (inside the target's dir).
 OPTIMIZED_DIR = ".wasmforge/optimized"
 

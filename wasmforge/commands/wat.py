@@ -115,7 +115,7 @@ def wat2wasm(
     import sys
 
     from wasmforge.fsutil import atomic_write_bytes, refuse_overwrite
-    from wasmforge.wasm.sniff import FileKind, binary_in_text, file_kind, read_head
+    from wasmforge.wasm.sniff import FileKind, binary_in_text, kind_of_head, read_head
     from wasmforge.wasm.wabt import text_to_binary
 
     del ctx  # extra options arrive in ``arguments``
@@ -123,12 +123,13 @@ def wat2wasm(
     paths, flags = _split_arguments(arguments)
     source = existing_file(_one_input(paths, "input .wat file"), "WebAssembly text file")
     request = _features(enable, disable, flags)
-    kind = file_kind(source)
+    head = read_head(source)
+    kind = kind_of_head(head)
     if kind is FileKind.BINARY:
         msg = f"{source}: is a WebAssembly binary, not text"
         raise UserError(msg, hint="wasmforge wasm2wat disassembles it; wasmforge inspect describes it")
     if kind is FileKind.OTHER:
-        raise UserError(binary_in_text(source, read_head(source)))
+        raise UserError(binary_in_text(source, head))
 
     to_stdout = output is not None and str(output) == "-"
     if to_stdout and console.json_mode:

@@ -230,9 +230,10 @@ class RegistryClient:
 
         def attempt() -> requests.Response:
             sent = self._authorization(scope)
-            response = self._request(method, url, scope, headers, kwargs)
+            response = self._request(method, url, sent, headers, kwargs)
             if response.status_code == 401 and self._authenticate(response, scope, sent):
-                response = self._request(method, url, scope, headers, kwargs)
+                response = self._request(method, url, self._authorization(scope), headers,
+                                         kwargs)
             if response.status_code in RETRY_STATUSES:
                 raise TransientError(self._error(response, f"{method} {url}").message)
             return response
@@ -244,11 +245,10 @@ class RegistryClient:
         return response
 
     def _request(
-        self, method: str, url: str, scope: str | None, headers: Mapping[str, str] | None,
-        kwargs: Mapping[str, Any],
+        self, method: str, url: str, authorization: str | None,
+        headers: Mapping[str, str] | None, kwargs: Mapping[str, Any],
     ) -> requests.Response:
         sent = dict(headers or {})
-        authorization = self._authorization(scope)
         if authorization:
             sent["Authorization"] = authorization
         get_console().debug(f"{method} {url}")

@@ -33,11 +33,10 @@ class Layout:
     """
 
     src: str
-    out_base: str
-    per_target: bool = False
+    out_base: str  # each target writes below it, in a dir of its own name
 
     def out(self, target: str) -> str:
-        return f"{self.out_base}/{target}" if self.per_target else self.out_base
+        return f"{self.out_base}/{target}"
 
     def in_src(self, relative: str) -> str:
         return self.src if relative in ("", ".") else f"{self.src}/{relative}"

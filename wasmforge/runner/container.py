@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from wasmforge.config.resolve import Limits
-from wasmforge.engine import ENGINE_HINT
+from wasmforge.engine import ENGINE_HINT, engine_error_line
 from wasmforge.errors import EngineUnavailableError, ToolchainError
 from wasmforge.runner.owner import Owner
 
@@ -124,7 +124,7 @@ class ToolchainContainer:
             self.close()
             if stopped:
                 raise KeyboardInterrupt from None
-            msg = f"cannot start a container of {self.image}: {_one_line(error)}"
+            msg = f"cannot start a container of {self.image}: {engine_error_line(error)}"
             raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
 
     def run(
@@ -166,7 +166,7 @@ class ToolchainContainer:
             self._raise_if_engine_lost(argv[0])
             if self._closed:
                 raise KeyboardInterrupt from None
-            msg = f"the Docker engine failed while running {argv[0]}: {_one_line(error)}"
+            msg = f"the Docker engine failed while running {argv[0]}: {engine_error_line(error)}"
             raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
         finally:
             if shell is not None:
@@ -408,7 +408,3 @@ def _shut(connection: Any) -> None:
             with contextlib.suppress(OSError, ValueError):  # ValueError: already closed
                 closable.close()
 
-
-def _one_line(error: BaseException) -> str:
-    text = str(getattr(error, "explanation", None) or error)
-    return " ".join(text.split())[:300]

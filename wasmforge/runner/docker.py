@@ -99,6 +99,8 @@ class DockerRunner(Runner):
         self._images: dict[str, ToolchainImage] = {}
         self._identities: dict[str, str] = {}
         self._images_lock = threading.Lock()
+        # Apart from the images': a key must not wait for another toolchain's image to build.
+        self._identities_lock = threading.Lock()
         # One container per (toolchain, scratch root), started on first use.
         self._containers: dict[tuple[str, Path], ToolchainContainer] = {}
         self._container_locks: dict[tuple[str, Path], threading.Lock] = {}
@@ -118,10 +120,10 @@ class DockerRunner(Runner):
 
     def layout(self, scratch_root: Path) -> Layout:
         del scratch_root  # the scratch root is mounted at /out whatever its host path
-        return Layout(src=SRC_MOUNT, out_base=OUT_MOUNT, per_target=True)
+        return Layout(src=SRC_MOUNT, out_base=OUT_MOUNT)
 
     def identity(self, action: Action) -> str:
-        with self._images_lock:
+        with self._identities_lock:
             if action.toolchain not in self._identities:
                 from wasmforge.toolchains.images import identity
 

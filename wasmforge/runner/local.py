@@ -33,7 +33,7 @@ from wasmforge.runner.base import (
     step_environment,
     thread_limits,
 )
-from wasmforge.tools import wabt_tool
+from wasmforge.tools import package_version, wabt_tool
 
 if TYPE_CHECKING:
     from wasmforge.build.action import Action
@@ -106,7 +106,7 @@ class LocalRunner(Runner):
         self._identities_lock = threading.Lock()
 
     def layout(self, scratch_root: Path) -> Layout:
-        return Layout(src=str(self.root), out_base=str(scratch_root), per_target=True)
+        return Layout(src=str(self.root), out_base=str(scratch_root))
 
     def identity(self, action: Action) -> str:
         """The versions the host's tools report (WABT: the version of the wheel it came in)."""
@@ -172,15 +172,6 @@ class LocalRunner(Runner):
     def toolchain_id(self, toolchain: str) -> str | None:
         del toolchain
         return None
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _host_versions(tools: str) -> str:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.console import Console
+from wasmforge.engine import engine_error_line
 from wasmforge.errors import RegistryError, ToolchainError, ToolNotFoundError, UserError
 from wasmforge.toolchains.recipe import BaseSpec
 
@@ -104,7 +105,7 @@ def pull_base(client: docker.DockerClient, spec: BaseSpec, console: Console) -> 
             _raise_on_pull_error({"error": error_text}, spec.image)
         image = client.images.get(f"{repository}@{digest}")
     except DockerException as error:
-        msg = f"cannot pull {spec.image}: {_one_line(error)}"
+        msg = f"cannot pull {spec.image}: {engine_error_line(error)}"
         raise RegistryError(msg) from None
     tag = local_base_tag(spec)
     image.tag(*tag.split(":", 1))
@@ -211,7 +212,7 @@ def _import_rootfs(client: docker.DockerClient, archive: Path, tag: str, spec: B
         )
         return str(client.images.get(tag).id)
     except DockerException as error:
-        msg = f"importing the debootstrapped base into Docker failed: {_one_line(error)}"
+        msg = f"importing the debootstrapped base into Docker failed: {engine_error_line(error)}"
         raise ToolchainError(msg) from None
 
 
@@ -229,8 +230,3 @@ def _raise_on_pull_error(event: dict[str, Any], reference: str) -> None:
         msg = f"cannot pull {reference}: {' '.join(str(event['error']).split())}"
         raise RegistryError(msg)
 
-
-def _one_line(error: BaseException) -> str:
-    explanation = getattr(error, "explanation", None)
-    text = str(explanation or error)
-    return " ".join(text.split())[:300]

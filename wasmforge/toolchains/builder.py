@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.console import Console
+from wasmforge.engine import engine_error_line
 from wasmforge.errors import EngineUnavailableError, ToolchainError
 from wasmforge.toolchains.recipe import Recipe
 
@@ -97,7 +98,7 @@ def build_image(
             raise EngineUnavailableError(
                 msg, hint="start the Docker daemon and build again"
             ) from None
-        msg_0 = f"{recipe.name}: image build failed: {_one_line(error)}"
+        msg_0 = f"{recipe.name}: image build failed: {engine_error_line(error)}"
         raise ToolchainError(msg_0) from None
     if image_id is None:
         # The classic builder reports only "Successfully built <short id>": ask for the full id.
@@ -204,7 +205,3 @@ def _engine_gone(error: BaseException) -> bool:
     text = str(error)
     return "Connection aborted" in text or "Connection refused" in text
 
-
-def _one_line(error: BaseException) -> str:
-    explanation = getattr(error, "explanation", None)
-    return " ".join(str(explanation or error).split())[:300]
