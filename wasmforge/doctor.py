@@ -121,7 +121,7 @@ def _clock(client: Any) -> Check:
 
 
 def _space(root: Path, config: Any, env: Mapping[str, str]) -> list[Check]:
-    from wasmforge.cache.store import default_cache_dir
+    from wasmforge.cache.location import default_cache_dir
 
     places = {"the cache": default_cache_dir(env)}
     if config is not None:
@@ -142,8 +142,9 @@ def _space(root: Path, config: Any, env: Mapping[str, str]) -> list[Check]:
 
 
 def _cache(env: Mapping[str, str], config: Any) -> Check:
+    from wasmforge.cache.location import default_cache_dir
     from wasmforge.cache.maintenance import stats
-    from wasmforge.cache.store import LocalStore, default_cache_dir
+    from wasmforge.cache.store import LocalStore
     from wasmforge.config.resolve import BuildFlags, resolve_cache
     from wasmforge.console import human_size
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from wasmforge.cache.location import default_cache_dir
 from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
-from wasmforge.cache.store import VARIANTS_PER_KEY, LocalStore, default_cache_dir
+from wasmforge.cache.store import VARIANTS_PER_KEY, LocalStore
 
 KEY = "c0" + "1" * 62
 OTHER_KEY = "c0" + "2" * 62

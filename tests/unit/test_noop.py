@@ -11,8 +11,8 @@ import pytest
 
 from wasmforge.build.noop import answer_noop
 from wasmforge.cache.digests import FileStat
+from wasmforge.cache.location import default_cache_dir
 from wasmforge.cache.stamp import Stamp, request_id, stamp_path
-from wasmforge.cache.store import default_cache_dir
 from wasmforge.gitinfo import head_commit
 
 

@@ -31,8 +31,8 @@ def answer_noop(args: Sequence[str], env: Mapping[str, str], cwd: str) -> int | 
     if any(arg in _DECLINE or arg.startswith(("--no-cache=", "--check-reproducible="))
            for arg in build_args):
         return None
+    from wasmforge.cache.location import default_cache_dir
     from wasmforge.cache.stamp import load_stamp, request_id, stamp_path
-    from wasmforge.cache.store import default_cache_dir
 
     try:
         stamp = load_stamp(stamp_path(default_cache_dir(env), request_id(cwd, args, env)))

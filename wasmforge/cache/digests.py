@@ -16,9 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from wasmforge.runner.owner import SCRATCH_PREFIX
-
-_CHUNK = 1 << 20
+READ_CHUNK = 1 << 20  # bytes per read when hashing or copying a file
 # Never part of a project's inputs: version control, and wasmforge's own scratch dirs.
 SKIPPED_NAMES = frozenset({".git", ".hg", ".svn"})
 
@@ -61,7 +59,7 @@ def file_digest(path: Path) -> tuple[str, int]:
     hasher = hashlib.sha256()
     size = 0
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(_CHUNK), b""):
+        for block in iter(lambda: handle.read(READ_CHUNK), b""):
             hasher.update(block)
             size += len(block)
     return f"sha256:{hasher.hexdigest()}", size
@@ -144,6 +142,10 @@ class ProjectDigests:
 
     def walk(self, relative: str, excludes: Iterable[str] = ()) -> list[tuple[Path, str]]:
         """Files and links below a project directory, sorted; its directories go into ``dirs``."""
+        # Here, not at the top: the no-op path reads stamps (FileStat) and never walks, and the
+        # owner module brings in socket.
+        from wasmforge.runner.owner import SCRATCH_PREFIX
+
         top = self.root / relative
         skipped = {(self.root / e).resolve() for e in excludes}
         found: list[tuple[Path, str]] = []

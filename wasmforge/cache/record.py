@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from wasmforge.oci.blob import DIGEST_PATTERN
+
 RECORD_SCHEMA = 1
 CHECKSUM = "checksum"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -98,13 +99,13 @@ class ActionRecord:
                 msg = f"bad output {path!r}"
                 raise DamagedEntry(msg)
             digest, size, executable = out.get("digest"), out.get("size"), out.get("executable")
-            if not isinstance(digest, str) or not _DIGEST.match(digest) \
+            if not isinstance(digest, str) or not DIGEST_PATTERN.match(digest) \
                     or not _is_int(size) or size < 0 or not isinstance(executable, bool):
                 msg = f"bad output {path!r}"
                 raise DamagedEntry(msg)
             files[path] = OutputFile(digest, size, executable)
         for path, digest in deps.items():
-            if not _safe_path(path) or not isinstance(digest, str) or not _DIGEST.match(digest):
+            if not _safe_path(path) or not isinstance(digest, str) or not DIGEST_PATTERN.match(digest):
                 msg = f"bad dependency {path!r}"
                 raise DamagedEntry(msg)
         return cls(key=stored_key, outputs=files, deps=dict(deps), meta=meta)

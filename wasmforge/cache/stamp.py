@@ -25,6 +25,7 @@ from typing import Any
 
 from wasmforge import __version__
 from wasmforge.cache.digests import FileStat
+from wasmforge.cache.location import STAMPS_DIR
 from wasmforge.gitinfo import UNKNOWN, head_commit
 
 STAMP_SCHEMA = 2
@@ -43,7 +44,7 @@ def request_id(cwd: str, args: Sequence[str], env: Mapping[str, str]) -> str:
 
 
 def stamp_path(cache_dir: Path, request: str) -> Path:
-    return cache_dir / "stamps" / f"{request}.json"
+    return cache_dir / STAMPS_DIR / f"{request}.json"
 
 
 @dataclass

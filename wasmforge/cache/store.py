@@ -24,24 +24,13 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from wasmforge.cache.digests import READ_CHUNK, file_digest
+from wasmforge.cache.location import STAMPS_DIR
 from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
+from wasmforge.oci.blob import digest_hex, sha256_digest
 
-CACHE_DIR_ENV = "WASMFORGE_CACHE_DIR"
 # Results kept per action key: enough for a few branches that include different headers.
 VARIANTS_PER_KEY = 8
-_CHUNK = 1 << 20
-
-
-def default_cache_dir(env: Mapping[str, str]) -> Path:
-    """``WASMFORGE_CACHE_DIR``, else ``$XDG_CACHE_HOME/wasmforge/build-cache`` (``~/.cache``)."""
-    if env.get(CACHE_DIR_ENV):
-        return Path(env[CACHE_DIR_ENV]).expanduser()
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
-    return Path(base) / "wasmforge" / "build-cache"
-
-
-def hex_of(digest: str) -> str:
-    return digest.removeprefix("sha256:")
 
 
 class LocalStore:
@@ -63,14 +52,14 @@ class LocalStore:
 
     @property
     def stamps_dir(self) -> Path:
-        return self.root / "stamps"
+        return self.root / STAMPS_DIR
 
     @property
     def lock_path(self) -> Path:
         return self.root / "lock"
 
     def blob_path(self, digest: str) -> Path:
-        name = hex_of(digest)
+        name = digest_hex(digest)
         return self.blobs_dir / name[:2] / name
 
     def entry_dir(self, key: str) -> Path:
@@ -122,15 +111,10 @@ class LocalStore:
             if out.digest in self._sound:
                 return True
         try:
-            with path.open("rb") as handle:
-                hasher = hashlib.sha256()
-                size = 0
-                for block in iter(lambda: handle.read(_CHUNK), b""):
-                    hasher.update(block)
-                    size += len(block)
+            digest, size = file_digest(path)
         except OSError:
             return False
-        if f"sha256:{hasher.hexdigest()}" != out.digest or size != out.size:
+        if digest != out.digest or size != out.size:
             path.unlink(missing_ok=True)
             return False
         with self._lock:
@@ -157,24 +141,23 @@ class LocalStore:
             if target.stat().st_size == size and self._blob_sound(OutputFile(digest, size)):
                 self._touch(target)
                 return
-        with source.open("rb") as handle, self._staged(target) as (staged, sink):
+        with source.open("rb") as handle, self._staged(target) as sink:
             hasher = hashlib.sha256()
-            for block in iter(lambda: handle.read(_CHUNK), b""):
+            for block in iter(lambda: handle.read(READ_CHUNK), b""):
                 hasher.update(block)
                 sink.write(block)
             if f"sha256:{hasher.hexdigest()}" != digest:
-                staged.discard = True
                 msg = f"{source}: changed while it was being cached"
                 raise OSError(msg)
 
     def put_bytes(self, data: bytes, digest: str) -> None:
         """Keep ``data`` as the blob ``digest`` (a DamagedEntry if it is not that)."""
-        if f"sha256:{hashlib.sha256(data).hexdigest()}" != digest:
+        if sha256_digest(data) != digest:
             msg = f"blob {digest[:19]} arrived with other content"
             raise DamagedEntry(msg)
         target = self.blob_path(digest)
         if not target.is_file():
-            with self._staged(target) as (_, sink):
+            with self._staged(target) as sink:
                 sink.write(data)
 
     def materialize(self, out: OutputFile, dest: Path) -> None:
@@ -189,13 +172,12 @@ class LocalStore:
         except FileNotFoundError:
             msg = f"blob {out.digest[:19]} is missing"
             raise DamagedEntry(msg) from None
-        with handle, self._staged(dest) as (staged, sink):
-            for block in iter(lambda: handle.read(_CHUNK), b""):
+        with handle, self._staged(dest) as sink:
+            for block in iter(lambda: handle.read(READ_CHUNK), b""):
                 hasher.update(block)
                 size += len(block)
                 sink.write(block)
             if f"sha256:{hasher.hexdigest()}" != out.digest or size != out.size:
-                staged.discard = True
                 source.unlink(missing_ok=True)
                 msg = f"blob {out.digest[:19]} is damaged (its bytes do not match its digest)"
                 raise DamagedEntry(msg)
@@ -208,7 +190,7 @@ class LocalStore:
         except FileNotFoundError:
             msg = f"blob {out.digest[:19]} is missing"
             raise DamagedEntry(msg) from None
-        if f"sha256:{hashlib.sha256(data).hexdigest()}" != out.digest:
+        if sha256_digest(data) != out.digest:
             self.blob_path(out.digest).unlink(missing_ok=True)
             msg = f"blob {out.digest[:19]} is damaged"
             raise DamagedEntry(msg)
@@ -226,20 +208,19 @@ class LocalStore:
     # Helpers --------------------------------------------------------------------------------
 
     def _write(self, path: Path, data: bytes) -> None:
-        with self._staged(path) as (_, sink):
+        with self._staged(path) as sink:
             sink.write(data)
 
     @contextlib.contextmanager
-    def _staged(self, path: Path) -> Iterator[tuple[_Staged, BinaryIO]]:
-        """A temporary file next to ``path``, renamed onto it at the end unless discarded."""
+    def _staged(self, path: Path) -> Iterator[BinaryIO]:
+        """A temporary file next to ``path``, renamed onto it when the block ends without an
+        error (an error leaves ``path`` as it was)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        staged = _Staged()
         try:
             with os.fdopen(fd, "wb") as sink:
-                yield staged, sink
-            if not staged.discard:
-                Path(name).replace(path)
+                yield sink
+            Path(name).replace(path)
         finally:
             Path(name).unlink(missing_ok=True)
 
@@ -249,7 +230,3 @@ class LocalStore:
         for path in paths:
             with contextlib.suppress(OSError):
                 os.utime(path)
-
-
-class _Staged:
-    discard = False

@@ -36,7 +36,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _store() -> LocalStore:
-    from wasmforge.cache.store import LocalStore, default_cache_dir
+    from wasmforge.cache.location import default_cache_dir
+    from wasmforge.cache.store import LocalStore
     from wasmforge.console import get_console
 
     return LocalStore(default_cache_dir(os.environ), warn=get_console().warn)

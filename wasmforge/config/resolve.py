@@ -219,7 +219,7 @@ def parse_duration(value: str | int, where: str) -> int:
 
 def resolve_cache(config: WasmforgeConfig, env: Mapping[str, str], flags: BuildFlags) -> CacheSettings:
     """``[cache]`` < ``WASMFORGE_CACHE_*`` < ``--cache-*`` flags."""
-    from wasmforge.cache.store import default_cache_dir
+    from wasmforge.cache.location import default_cache_dir
 
     file = config.cache
     remote_from = _repository(flags.cache_from, "--cache-from") \
