@@ -145,11 +145,11 @@ def _cache(env: Mapping[str, str], config: Any) -> Check:
     from wasmforge.cache.location import default_cache_dir
     from wasmforge.cache.maintenance import stats
     from wasmforge.cache.store import LocalStore
-    from wasmforge.config.resolve import BuildFlags, resolve_cache
+    from wasmforge.config.resolve import cache_max_size
     from wasmforge.console import human_size
 
     directory = default_cache_dir(env)
-    limit = resolve_cache(config, env, BuildFlags()).max_size if config is not None else None
+    limit = cache_max_size(config.cache, env) if config is not None else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
         probe = directory / f".doctor-{os.getpid()}"

@@ -54,6 +54,11 @@ def toolchain_of(kind: TargetKind) -> str:
     return KINDS[kind].image or HOST_TOOLCHAIN
 
 
+def toolchain_label(kind: TargetKind) -> str:
+    """How reports name where a kind builds: its image kind, or "wabt" (on the host)."""
+    return KINDS[kind].image or "wabt"
+
+
 def driver_of(toolchain: str) -> str | None:
     """The program that a toolchain's actions start with on the host, if any."""
     return next((info.driver for info in KINDS.values() if info.image == toolchain), None)

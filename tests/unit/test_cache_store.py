@@ -434,7 +434,7 @@ def test_read_blob_refuses_and_removes_a_damaged_blob(tmp_path: Path) -> None:
 def test_drop_removes_and_warns_once(tmp_path: Path) -> None:
     store, warnings = make_store(tmp_path)
     record = saved(store, tmp_path, {"a.o": b"a"})
-    store.drop_record(record, "cache entry: bad")
+    store.drop(entry_of(store, record), "cache entry: bad")
     assert not entry_of(store, record).exists()
     assert warnings == ["cache entry: bad; dropped it, building again"]
     store.drop(entry_of(store, record), "again")  # already gone: still only a warning

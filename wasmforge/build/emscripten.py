@@ -17,7 +17,6 @@ go to both: a few of them (exceptions, threads, ports) change how sources compil
 
 from __future__ import annotations
 
-from wasmforge.build.action import Action
 from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
 from wasmforge.build.plan import (
     Output,
@@ -26,12 +25,11 @@ from wasmforge.build.plan import (
     module_name,
     output_stem,
 )
-from wasmforge.build.sources import expand_sources, project_dir, referenced_paths
-from wasmforge.build.wasi_sdk import LINK_TRACE, OBJECT_DIR
+from wasmforge.build.sources import expand_sources, project_dir
+from wasmforge.build.wasi_sdk import LINK_TRACE, compile_actions, link_action
 from wasmforge.config.model import EmscriptenTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
-from wasmforge.runner.base import Step
 
 TOOLCHAIN = toolchain_of("emscripten")
 NODE_PATH = "/usr/share/nodejs"
@@ -74,21 +72,8 @@ def plan_target(
         *target.cflags,
         *settings, *([_QUIET_SETTINGS] if settings else []),
     ]
-    # Files the flags name (response files, profiles) are inputs of every compile.
-    flag_files, flag_dirs = referenced_paths(context.root, [*target.cflags, *settings])
-    compiles = []
-    for source in sources:
-        obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
-        compile_argv = ("emcc", *compile_flags, "-MD", "-MF", f"{out}/{dep}", "-c",
-                        layout.in_src(source), "-o", f"{out}/{obj}")
-        compiles.append(Action(
-            name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
-            steps=(Step(description=f"compile {source}", argv=compile_argv, cwd=layout.src,
-                        env=env),),
-            sources=(source, *flag_files), trees=tuple(flag_dirs),
-            tree_excludes=(context.out_dir_in_project,) if context.out_dir_in_project else (),
-            produces=(obj,), depfiles=(dep,),
-        ))
+    compiles = compile_actions(context, name, TOOLCHAIN, ["emcc", *compile_flags], sources, env,
+                               flag_words=[*target.cflags, *settings])
     objects = tuple(action.produces[0] for action in compiles)
     argv = [
         "emcc", *profile_flags, *target.cflags,
@@ -123,20 +108,13 @@ def plan_target(
             argv += ["-o", f"{out}/{stem}.js"]
         outputs = tuple(Output(produced=f"{stem}.{e}", name=f"{stem}.{e}") for e in extensions)
         main_module = f"{stem}.wasm"
-    linked_files, linked_dirs = referenced_paths(
-        context.root, [*target.cflags, *target.ldflags, *settings])
-    link = Action(
-        name="link", kind="link", toolchain=TOOLCHAIN,
-        steps=(Step(description="link", argv=tuple(argv), cwd=layout.src, env=env, files=files),),
-        sources=tuple(linked_files), trees=tuple(linked_dirs),
-        tree_excludes=(context.out_dir_in_project,) if context.out_dir_in_project else (),
-        consumes=objects, produces=tuple(o.produced for o in outputs), trace=True,
-        after=tuple(action.name for action in compiles),
-    )
+    link = link_action(context, TOOLCHAIN, tuple(argv), compiles,
+                       tuple(o.produced for o in outputs), env,
+                       flag_words=[*target.cflags, *target.ldflags, *settings], files=files)
     plan = TargetPlan(
         name=name, kind="emscripten", toolchain=TOOLCHAIN, actions=(*compiles, link),
         outputs=outputs, main_module=main_module, js_glue=target.environment != "standalone",
-        inputs=tuple(dict.fromkeys([*sources, *linked_files, *linked_dirs])),
+        inputs=tuple(dict.fromkeys([*sources, *link.sources, *link.trees])),
     )
     # Only when asked: emcc already ran wasm-opt at the profile's level.
     return plan, target.optimize and "optimize" in target.model_fields_set

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,7 +40,7 @@ from wasmforge.cache.session import CacheSession
 from wasmforge.config.resolve import Settings
 from wasmforge.console import Console
 from wasmforge.errors import NotReproducibleError, ToolchainError, UserError, WasmforgeError
-from wasmforge.kinds import HOST_TOOLCHAIN
+from wasmforge.kinds import HOST_TOOLCHAIN, toolchain_label
 from wasmforge.runner.base import Layout, Runner
 from wasmforge.runner.local import LocalRunner
 from wasmforge.runner.owner import OWNER_FILE, SCRATCH_PREFIX, Owner, reap_scratch
@@ -69,10 +70,6 @@ class TargetResult:
     from_cache: CacheOrigin | None = None
     entry: ManifestEntry | None = None
     package: Any = None  # the PackageResult, when the target was packaged
-
-    @property
-    def main_size(self) -> int:
-        return next((f.size for f in self.files if f.name == self.plan.main_module), 0)
 
 
 @dataclass
@@ -223,20 +220,16 @@ def _tasks(build: _Build) -> list[Task]:
                 task_id = f"{name}:{index}:{action.name}"
                 tasks.append(Task(
                     id=task_id, group=name,
-                    run=_bind(_run_action, build, run, index, action),
+                    run=partial(_run_action, build, run, index, action),
                     needs=tuple(f"{name}:{index}:{after}" for after in action.after),
                 ))
                 finish_needs.append(task_id)
-        tasks.append(Task(id=f"{name}:finish", group=name, run=_bind(_finish, build, run),
+        tasks.append(Task(id=f"{name}:finish", group=name, run=partial(_finish, build, run),
                           needs=tuple(finish_needs)))
         if build.package is not None and build.settings.config.targets[name].package:
             tasks.append(Task(id=f"{name}:package", group=name,
-                              run=_bind(_package, build, run), needs=(f"{name}:finish",)))
+                              run=partial(_package, build, run), needs=(f"{name}:finish",)))
     return tasks
-
-
-def _bind(function: Callable[..., object], *args: Any) -> Callable[[], object]:
-    return lambda: function(*args)
 
 
 def _stop(build: _Build) -> None:
@@ -606,7 +599,7 @@ def _manifest_entry(result: TargetResult, build: _Build) -> ManifestEntry:
         name=plan.name, kind=plan.kind, profile=build.settings.profile.name,
         main_module=plan.main_module, files=tuple(result.files), js_glue=plan.js_glue,
         exec_model=result.exec_model, source_date_epoch=build.epoch,
-        toolchain="wabt" if plan.toolchain == HOST_TOOLCHAIN else plan.toolchain,
+        toolchain=toolchain_label(plan.kind),
         toolchain_image_id=result.toolchain_id,
         runner=build.runner_for(plan.toolchain).name,
         environment=environment if isinstance(environment, str) else None,

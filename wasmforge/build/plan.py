@@ -109,6 +109,11 @@ class PlanContext:
     globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
 
+    @property
+    def tree_excludes(self) -> tuple[str, ...]:
+        """What a whole-tree input leaves out: the output dir, when it is inside the project."""
+        return (self.out_dir_in_project,) if self.out_dir_in_project else ()
+
 
 def plan_build(
     root: Path, config: WasmforgeConfig, profile: Profile, layout: Layout,

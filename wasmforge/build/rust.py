@@ -121,7 +121,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     built = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}"
     package = package_dir.removeprefix("./") or "."
     own_target = CARGO_TARGET_DIR if package == "." else f"{package}/{CARGO_TARGET_DIR}"
-    excluded = [own_target, *([context.out_dir_in_project] if context.out_dir_in_project else [])]
+    excluded = [own_target, *context.tree_excludes]
     action = Action(
         name="build", kind="build", toolchain=TOOLCHAIN, steps=tuple(steps),
         sources=_cargo_configs(context, package), trees=(package,), dep_manifest="Cargo.toml",

@@ -24,12 +24,13 @@ def expand_sources(
             msg = f"{where}: {pattern!r} must be a path inside the project"
             raise ConfigError(msg)
         if any(c in pattern for c in "*?["):
-            broken = sorted(p for p in root.glob(pattern) if p.is_symlink() and not p.exists())
+            everything = sorted(root.glob(pattern))  # one walk for both checks
+            broken = [p for p in everything if p.is_symlink() and not p.exists()]
             if broken:  # a link to nothing would quietly leave a source out of the build
                 msg = (f"{where}: {broken[0].relative_to(root).as_posix()!r} (matched by "
                        f"{pattern!r}) is a link to nothing (dangling, or a loop)")
                 raise ConfigError(msg)
-            matches = glob_files(root, pattern)
+            matches = _files_among(everything)
             if not matches:
                 msg = f"{where}: {pattern!r} matches no file"
                 raise ConfigError(msg)
@@ -53,7 +54,11 @@ def expand_sources(
 
 def glob_files(root: Path, pattern: str) -> list[Path]:
     """The files under ``root`` that ``pattern`` matches, sorted."""
-    return sorted(p for p in root.glob(pattern) if p.is_file())
+    return _files_among(sorted(root.glob(pattern)))
+
+
+def _files_among(paths: list[Path]) -> list[Path]:
+    return [p for p in paths if p.is_file()]
 
 
 def project_file(root: Path, target: str, key: str, value: str) -> str:

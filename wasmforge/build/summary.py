@@ -36,13 +36,13 @@ def result_json(result: BuildResult) -> dict[str, Any]:
 
 
 def _target_json(result: BuildResult, target: TargetResult) -> dict[str, Any]:
-    from wasmforge.kinds import HOST_TOOLCHAIN
+    from wasmforge.kinds import toolchain_label
 
     plan = target.plan
     return {
         "name": plan.name,
         "kind": plan.kind,
-        "toolchain": "wabt" if plan.toolchain == HOST_TOOLCHAIN else plan.toolchain,
+        "toolchain": toolchain_label(plan.kind),
         "toolchain_image_id": target.toolchain_id,
         "main_module": str(result.publish_dir / plan.main_module),
         "exec_model": target.exec_model,

@@ -52,18 +52,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     env = tuple(sorted(target.env.items()))
     profile_flags = _profile_flags(context, name, cxx=language == "c++")
     compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *target.cflags]
-    # Files the flags name (response files, profiles) are inputs of every compile.
-    flag_files, flag_dirs = referenced_paths(context.root, target.cflags)
-    compiles = []
-    for source in sources:
-        obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
-        argv = (driver, WASI_TARGET, *compile_flags, "-MD", "-MF", f"{out}/{dep}", "-c", layout.in_src(source), "-o", f"{out}/{obj}")
-        compiles.append(Action(
-            name=f"compile {source}", kind="compile", toolchain=TOOLCHAIN,
-            steps=(Step(description=f"compile {source}", argv=argv, cwd=layout.src, env=env),),
-            sources=(source, *flag_files), trees=tuple(flag_dirs),
-            tree_excludes=_excludes(context), produces=(obj,), depfiles=(dep,),
-        ))
+    compiles = compile_actions(context, name, TOOLCHAIN, [driver, WASI_TARGET, *compile_flags],
+                               sources, env, flag_words=target.cflags)
     objects = tuple(action.produces[0] for action in compiles)
     produced = f"{name}.wasm"
     link_flags = [*target.ldflags, *[f"-l{lib}" for lib in target.libs]]
@@ -74,16 +64,53 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
         *[f"{out}/{obj}" for obj in objects], *link_flags, LINK_TRACE,
         "-o", f"{out}/{produced}",
     )
-    files, dirs = referenced_paths(context.root, [*target.cflags, *target.ldflags])
-    link = Action(
-        name="link", kind="link", toolchain=TOOLCHAIN,
-        steps=(Step(description="link", argv=argv, cwd=layout.src, env=env),),
-        sources=tuple(files), trees=tuple(dirs), tree_excludes=_excludes(context),
-        consumes=objects, produces=(produced,), trace=True,
+    link = link_action(context, TOOLCHAIN, argv, compiles, (produced,), env,
+                       flag_words=[*target.cflags, *target.ldflags])
+    plan = _target_plan(name, target, (*compiles, link), produced,
+                        (*sources, *link.sources, *link.trees))
+    return plan, target.optimize
+
+
+def compile_actions(
+    context: PlanContext, name: str, toolchain: str, command: list[str], sources: list[str],
+    env: tuple[tuple[str, str], ...], *, flag_words: list[str],
+) -> list[Action]:
+    """One compile action per source: ``command`` plus a depfile, the source and the object (both
+    below OBJECT_DIR). The files ``flag_words`` name (response files, profiles) are inputs of each."""
+    layout = context.layout
+    out = layout.out(name)
+    flag_files, flag_dirs = referenced_paths(context.root, flag_words)
+    compiles = []
+    for source in sources:
+        obj, dep = f"{OBJECT_DIR}/{source}.o", f"{OBJECT_DIR}/{source}.d"
+        argv = (*command, "-MD", "-MF", f"{out}/{dep}", "-c", layout.in_src(source),
+                "-o", f"{out}/{obj}")
+        compiles.append(Action(
+            name=f"compile {source}", kind="compile", toolchain=toolchain,
+            steps=(Step(description=f"compile {source}", argv=argv, cwd=layout.src, env=env),),
+            sources=(source, *flag_files), trees=tuple(flag_dirs),
+            tree_excludes=context.tree_excludes, produces=(obj,), depfiles=(dep,),
+        ))
+    return compiles
+
+
+def link_action(
+    context: PlanContext, toolchain: str, argv: tuple[str, ...], compiles: list[Action],
+    produces: tuple[str, ...], env: tuple[tuple[str, str], ...], *, flag_words: list[str],
+    files: tuple[tuple[str, str], ...] = (),
+) -> Action:
+    """The link of the compiles' objects (``argv`` names them and ends with LINK_TRACE's output):
+    files and dirs that ``flag_words`` name are its inputs, besides those the linker reports."""
+    linked_files, linked_dirs = referenced_paths(context.root, flag_words)
+    return Action(
+        name="link", kind="link", toolchain=toolchain,
+        steps=(Step(description="link", argv=argv, cwd=context.layout.src, env=env,
+                    files=files),),
+        sources=tuple(linked_files), trees=tuple(linked_dirs),
+        tree_excludes=context.tree_excludes,
+        consumes=tuple(action.produces[0] for action in compiles), produces=produces, trace=True,
         after=tuple(action.name for action in compiles),
     )
-    plan = _target_plan(name, target, (*compiles, link), produced, (*sources, *files, *dirs))
-    return plan, target.optimize
 
 
 def _profile_flags(context: PlanContext, name: str, *, cxx: bool) -> list[str]:
@@ -154,13 +181,9 @@ def _plan_command(
         name="build", kind="build", toolchain=TOOLCHAIN,
         steps=(Step(description="build command", argv=argv, cwd=layout.src,
                     env=tuple(sorted(env.items()))),),
-        trees=(".",), tree_excludes=_excludes(context), produces=(artifact,),
+        trees=(".",), tree_excludes=context.tree_excludes, produces=(artifact,),
     )
     return _target_plan(name, target, (action,), artifact, (".",)), target.optimize
-
-
-def _excludes(context: PlanContext) -> tuple[str, ...]:
-    return (context.out_dir_in_project,) if context.out_dir_in_project else ()
 
 
 def _target_plan(

@@ -124,10 +124,6 @@ class CacheSession:
             raise DamagedEntry(msg)
         self.store.materialize(out, dest)
 
-    def drop(self, record: ActionRecord, why: str) -> None:
-        if self.store is not None:
-            self.store.drop_record(record, why)
-
     def finish(self) -> None:
         """Keep the store within its size limit, after a build that added to it."""
         if self.saved and self.store is not None:

@@ -202,9 +202,6 @@ class LocalStore:
         with contextlib.suppress(OSError):
             entry.unlink()
 
-    def drop_record(self, record: ActionRecord, why: str) -> None:
-        self.drop(self.entry_dir(record.key) / f"{record.variant}.json", why)
-
     # Helpers --------------------------------------------------------------------------------
 
     def _write(self, path: Path, data: bytes) -> None:

@@ -183,9 +183,9 @@ def shard_of(targets: tuple[str, ...], spec: str) -> tuple[str, ...]:
 
 
 def _print_targets(settings: Settings, console: Console) -> None:
-    from wasmforge.kinds import KINDS
+    from wasmforge.kinds import toolchain_label
 
-    rows = [{"name": name, "kind": kind, "toolchain": KINDS[kind].image or "wabt"}
+    rows = [{"name": name, "kind": kind, "toolchain": toolchain_label(kind)}
             for name in settings.targets
             for kind in (settings.config.targets[name].kind,)]
     for row in rows:
@@ -254,12 +254,13 @@ def _stat_files(files: list[Path]) -> dict[str, FileStat]:
 def _recipe_files(settings: Settings) -> list[Path]:
     """The toolchain recipes the build's keys depend on (shipped ones, and the project's own)."""
     from wasmforge.resources import toolchains_dir
+    from wasmforge.toolchains.tagging import recipe_files
 
     directories = [toolchains_dir()]
     for override in settings.config.toolchains.values():
         if override.recipe:
             directories.append(settings.root / override.recipe)
-    return [p for d in directories if d.is_dir() for p in sorted(d.rglob("*")) if p.is_file()]
+    return [p for d in directories if d.is_dir() for p in recipe_files(d)]
 
 
 def _published_files(result: BuildResult) -> list[Path]:

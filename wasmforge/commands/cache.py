@@ -46,20 +46,14 @@ def _store() -> LocalStore:
 def _max_size(flag: str | None) -> int:
     """--max-size, else the environment, else the wasmforge.toml here, else the default."""
     from wasmforge.config.load import CONFIG_FILE, load_config
-    from wasmforge.config.resolve import (
-        DEFAULT_CACHE_MAX_SIZE,
-        BuildFlags,
-        parse_size,
-        resolve_cache,
-    )
+    from wasmforge.config.model import CacheConfig
+    from wasmforge.config.resolve import cache_max_size, parse_size
 
     if flag is not None:
         return parse_size(flag, "--max-size")
     config_file = Path(CONFIG_FILE)
-    if config_file.is_file():
-        return resolve_cache(load_config(config_file), os.environ, BuildFlags()).max_size
-    raw = os.environ.get("WASMFORGE_CACHE_MAX_SIZE")
-    return parse_size(raw, "WASMFORGE_CACHE_MAX_SIZE") if raw else DEFAULT_CACHE_MAX_SIZE
+    file = load_config(config_file).cache if config_file.is_file() else CacheConfig()
+    return cache_max_size(file, os.environ)
 
 
 @cache_app.command("stats")

@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from wasmforge.config.model import OptLevel, ProfileConfig, RunnerName, WasmforgeConfig
+from wasmforge.config.model import (
+    CacheConfig,
+    OptLevel,
+    ProfileConfig,
+    RunnerName,
+    WasmforgeConfig,
+)
 from wasmforge.errors import ConfigError, UserError
 
 ENV_PREFIX = "WASMFORGE_"
@@ -231,19 +237,26 @@ def resolve_cache(config: WasmforgeConfig, env: Mapping[str, str], flags: BuildF
     read_only = _env_bool(env, "CACHE_READ_ONLY")
     if read_only is None:
         read_only = file.read_only
-    size = env.get(f"{ENV_PREFIX}CACHE_MAX_SIZE")
-    max_size = parse_size(size, f"{ENV_PREFIX}CACHE_MAX_SIZE") if size else (
-        parse_size(file.max_size, "cache.max-size") if file.max_size is not None
-        else DEFAULT_CACHE_MAX_SIZE)
     return CacheSettings(
         directory=default_cache_dir(env),
         read=not flags.no_cache,
         remote_from=remote_from,
         remote_to=None if read_only else remote_to,
-        max_size=max_size,
+        max_size=cache_max_size(file, env),
         required=flags.cache_required,
         insecure=flags.insecure,
     )
+
+
+def cache_max_size(file: CacheConfig, env: Mapping[str, str]) -> int:
+    """The local store's limit: ``WASMFORGE_CACHE_MAX_SIZE``, else ``[cache] max-size``, else the
+    default."""
+    size = env.get(f"{ENV_PREFIX}CACHE_MAX_SIZE")
+    if size:
+        return parse_size(size, f"{ENV_PREFIX}CACHE_MAX_SIZE")
+    if file.max_size is not None:
+        return parse_size(file.max_size, "cache.max-size")
+    return DEFAULT_CACHE_MAX_SIZE
 
 
 def parse_size(value: str | int, where: str) -> int:
