@@ -181,3 +181,17 @@ def test_reftable_repository_is_unknown(tmp_path: Path) -> None:
     (git_dir / "config").write_text(
         "[core]\n\trepositoryformatversion = 1\n[extensions]\n\trefStorage = reftable\n")
     assert head_commit(tmp_path / "r") == UNKNOWN
+
+
+def test_the_packages_revision_is_heads_commit_read_without_git(tmp_path: Path) -> None:
+    from wasmforge.oci.project import git_revision
+
+    root = repository(tmp_path / "repo", commits=2)
+    assert git_revision(root) == rev_parse(root)
+    assert git_revision(tmp_path / "elsewhere") is None
+    (tmp_path / "elsewhere").mkdir()
+    assert git_revision(tmp_path / "elsewhere") is None
+    # Without a commit yet (an unborn branch): no revision, as `git rev-parse HEAD` says.
+    (tmp_path / "fresh").mkdir()
+    git(tmp_path / "fresh", "init", "-q")
+    assert git_revision(tmp_path / "fresh") is None

@@ -12,13 +12,16 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
 from wasmforge.cache.store import LocalStore
 from wasmforge.config.resolve import CacheSettings
 from wasmforge.console import Console
 from wasmforge.errors import RegistryError, UserError
+
+if TYPE_CHECKING:
+    from wasmforge.cache.remote import RegistryCache
 
 Origin = Literal["local", "remote"]
 
@@ -34,8 +37,6 @@ class CacheSession:
         self, settings: CacheSettings, console: Console, env: Mapping[str, str], *,
         reads: bool = True,
     ) -> None:
-        from wasmforge.cache.remote import RegistryCache
-
         self.settings = settings
         self._console = console
         self._reads = reads and settings.read
@@ -45,9 +46,9 @@ class CacheSession:
         self.saved = 0
         # Results that were to be uploaded and are not: the next build must not be a no-op.
         self.upload_failed = False
-        self._from = (RegistryCache(settings.remote_from, env, insecure=settings.insecure)
+        self._from = (_registry(settings.remote_from, env, settings.insecure)
                       if settings.remote_from and self._reads else None)
-        self._to = (RegistryCache(settings.remote_to, env, insecure=settings.insecure)
+        self._to = (_registry(settings.remote_to, env, settings.insecure)
                     if settings.remote_to else None)
 
     @property
@@ -166,3 +167,10 @@ class CacheSession:
                     return
                 self._warned.add(once)
         self._console.warn(message)
+
+
+def _registry(reference: str, env: Mapping[str, str], insecure: bool) -> RegistryCache:
+    # Imported only for a build that names a registry: it brings in requests.
+    from wasmforge.cache.remote import RegistryCache
+
+    return RegistryCache(reference, env, insecure=insecure)

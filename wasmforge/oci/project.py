@@ -129,6 +129,15 @@ def project_annotations(project: Project, target: str, created: int) -> dict[str
 
 def git_revision(root: Path) -> str | None:
     """HEAD's commit id when ``root`` is in a git work tree (uncommitted changes not marked)."""
+    from wasmforge.gitinfo import head_commit
+
+    # Read from .git without starting git; git itself decides what that cannot read (reftable)
+    # or what is no commit (an unborn branch).
+    commit = head_commit(root)
+    if commit is None:
+        return None
+    if len(commit) in (40, 64) and all(c in "0123456789abcdef" for c in commit):
+        return commit
     try:
         done = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],
