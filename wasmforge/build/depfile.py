@@ -18,17 +18,15 @@ _MEMBER = re.compile(r"\([^()]*\)$")
 
 def prerequisites(text: str) -> list[str]:
     """Every prerequisite of every rule in a make-syntax dependency file, in order, once each."""
-    found: list[str] = []
+    found: dict[str, None] = {}  # ordered, and each once in constant time (a C++ file reads 500)
     for line in _logical_lines(text):
         if line.lstrip().startswith("#"):
             continue  # Cargo's "# env-dep:" notes
         split = _rule_colon(line)
         if split is None:
             continue
-        for word in _words(line[split + 1:]):
-            if word not in found:
-                found.append(word)
-    return found
+        found.update(dict.fromkeys(_words(line[split + 1:])))
+    return list(found)
 
 
 def _logical_lines(text: str) -> list[str]:
@@ -84,24 +82,20 @@ def is_trace_line(line: str) -> bool:
 
 def traced_files(lines: Iterable[str]) -> list[str]:
     """The files a ``--trace`` output names (an archive once, not per member)."""
-    found: list[str] = []
+    found: dict[str, None] = {}
     for line in lines:
         if is_trace_line(line):
-            path = _MEMBER.sub("", line.rstrip())
-            if path not in found:
-                found.append(path)
-    return found
+            found[_MEMBER.sub("", line.rstrip())] = None
+    return list(found)
 
 
 def in_project(paths: Iterable[str], src: str, cwd: str) -> list[str]:
     """The project-relative form of those ``paths`` that are inside the project, which the tools
     saw at ``src`` (relative paths are relative to ``cwd``)."""
-    found: list[str] = []
+    found: dict[str, None] = {}
     prefix = src.rstrip("/") + "/"
     for path in paths:
         full = posixpath.normpath(posixpath.join(cwd, path))
         if full.startswith(prefix):
-            relative = full[len(prefix):]
-            if relative not in found:
-                found.append(relative)
-    return found
+            found[full[len(prefix):]] = None
+    return list(found)

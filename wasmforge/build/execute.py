@@ -464,16 +464,12 @@ def _manifests_above(root: Path, paths: list[str], name: str) -> list[str]:
     """For each project file, the nearest ``name`` in its directory or above, in the project."""
     found: list[str] = []
     for path in paths:
-        directory = Path(path).parent
-        while True:
+        for directory in Path(path).parents:  # its own dir first, up to the project root
             candidate = (directory / name).as_posix()
             if (root / candidate).is_file():
                 if candidate not in found:
                     found.append(candidate)
                 break
-            if directory == Path():
-                break
-            directory = directory.parent
     return found
 
 

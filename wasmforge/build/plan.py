@@ -8,6 +8,7 @@ see; the local runner renders the same plan with real host paths.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import assert_never
@@ -175,11 +176,7 @@ def with_optimizer(plan: TargetPlan, profile: Profile) -> TargetPlan:
     )
     outputs = tuple(Output(produced=optimized, name=o.name) if o is main else o
                     for o in plan.outputs)
-    return TargetPlan(
-        name=plan.name, kind=plan.kind, toolchain=plan.toolchain,
-        actions=(*plan.actions, action), outputs=outputs, main_module=plan.main_module,
-        js_glue=plan.js_glue, inputs=plan.inputs,
-    )
+    return dataclasses.replace(plan, actions=(*plan.actions, action), outputs=outputs)
 
 
 def check_output_names(config: WasmforgeConfig, plans: tuple[TargetPlan, ...]) -> None:

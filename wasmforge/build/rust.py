@@ -135,17 +135,14 @@ def _cargo_configs(context: PlanContext, package: str) -> tuple[str, ...]:
     (those above the project are the machine's, not the project's). The places that have none
     are noted too: one appearing there changes the build."""
     found = []
-    directory = Path(package)
-    while True:
+    for directory in (Path(package), *Path(package).parents):  # up to the project root
         for name in ("config.toml", "config"):
             candidate = (directory / ".cargo" / name).as_posix()
             if (context.root / candidate).is_file():
                 found.append(candidate)
             else:
                 context.absent.add(candidate)
-        if directory == Path():
-            return tuple(found)
-        directory = directory.parent
+    return tuple(found)
 
 
 def _read_manifest(path: Path, target: str) -> dict[str, object]:
