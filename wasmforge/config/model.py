@@ -196,7 +196,8 @@ class BuildConfig(StrictModel):
 
 
 # "512MiB", "2 GB", "1.5GiB" or a number of bytes.
-SIZE_PATTERN = r"^\s*[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)?\s*$"
+# The number and the unit are groups: config.resolve.parse_size reads them with this very pattern.
+SIZE_PATTERN = r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$"
 
 
 class CacheConfig(StrictModel):

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any, get_args
 
 from wasmforge.config.model import (
+    DURATION_PATTERN,
+    SIZE_PATTERN,
     CacheConfig,
     OptLevel,
     ProfileConfig,
@@ -27,7 +29,7 @@ DEFAULT_MEMORY = 8 * 1024**3
 DEFAULT_PIDS = 4096
 DEFAULT_STEP_TIMEOUT = 3600
 _DURATION_PART = re.compile(r"([0-9]+)\s*([hms])")
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B|B)?\s*$")
+_SIZE = re.compile(SIZE_PATTERN)
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
           "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}
 _TRUE = ("1", "true", "yes", "on")
@@ -212,11 +214,11 @@ def parse_duration(value: str | int, where: str) -> int:
     if isinstance(value, int) or value.strip().isdigit():
         seconds = int(value)
     else:
-        parts = _DURATION_PART.findall(value)
-        if not parts or "".join(f"{n}{u}" for n, u in parts) != "".join(value.split()):
+        if not re.match(DURATION_PATTERN, value):
             msg = f"{where}: {value!r} is not a duration (e.g. '30m', '90s', '1h30m')"
             raise ConfigError(msg)
-        seconds = sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+        seconds = sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u]
+                      for n, u in _DURATION_PART.findall(value))
     if seconds < 1:
         msg = f"{where}: {value!r} must be at least one second"
         raise ConfigError(msg)
