@@ -128,3 +128,40 @@ def test_closing_ends_the_container_and_its_programs(engine_and_image: tuple[Any
     assert not worker.is_alive()
     assert [type(e) for e in outcome] == [KeyboardInterrupt]
     assert _labelled(client, "close") == []
+
+
+
+def test_closing_shuts_a_busy_connection_and_leaves_closing_it_to_its_reader(
+    engine_and_image: tuple[Any, str],
+) -> None:
+    # close() from another thread can land between a reader's poll.register() and its poll().
+    # Were the socket closed there, its descriptor could be reused at once (the engine client's
+    # next connection) and the poll() would wait on that one, forever. So close() only shuts a
+    # busy connection: the poll wakes, and the reader closes the socket itself.
+    client, image = engine_and_image
+    box = ToolchainContainer(client, image, user="1000:1000", labels={"wasmforge.test": "between"})
+    box.start()
+    outcome: list[BaseException] = []
+    descriptors: list[int] = []
+
+    def close_from_the_output() -> None:
+        busy = list(box._busy)  # the wrapper's own connections are what is checked
+        box.close()
+        descriptors.extend(shell._connection._sock.fileno() for shell in busy)
+
+    def program() -> None:
+        try:
+            box.run(["sh", "-c", "echo ready; sleep 60"], cwd="/tmp", env={},
+                    on_output=lambda _: close_from_the_output())
+        except BaseException as error:  # noqa: BLE001 - what the worker sees is the point
+            outcome.append(error)
+
+    worker = threading.Thread(target=program, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert [type(e) for e in outcome] == [KeyboardInterrupt]
+    assert len(descriptors) == 1
+    assert descriptors[0] >= 0  # still open when close() returned: shut, not closed
+    box.close(wait=True)
+    assert _labelled(client, "between") == []

@@ -146,6 +146,11 @@ class ToolchainContainer:
             shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
             with self._lock:
                 self._busy.add(shell)
+                # close() may have come while the shell was being made, and did not see it: its
+                # stream might never end, so this program must not start.
+                closed = self._closed
+            if closed:
+                raise KeyboardInterrupt
             if self._watchdog is not None:
                 self._watchdog.busy(+1)
             started = time.monotonic()
@@ -185,10 +190,12 @@ class ToolchainContainer:
         """The watchdog's verdict: end every connection, so that every wait on them ends."""
         with self._lock:
             self._engine_lost = why
-            shells = [*self._shells, *self._busy]
+            idle, busy = list(self._shells), list(self._busy)
             stdin = self._stdin
-        for shell in shells:
+        for shell in idle:
             shell.close()
+        for shell in busy:
+            shell.interrupt()  # its reader closes it
         if stdin is not None:
             _shut(stdin)
 
@@ -218,12 +225,15 @@ class ToolchainContainer:
             container, started = self._id, self._started
             # Busy shells too: their programs die with the container, and their readers must not
             # wait for an engine that may not say so.
-            shells, self._shells = [*self._shells, *self._busy], []
+            idle, self._shells = self._shells, []
+            busy = list(self._busy)
             watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
             watchdog.stop()
-        for shell in shells:
+        for shell in idle:
             shell.close()
+        for shell in busy:
+            shell.interrupt()  # its reader closes it
         if stdin is not None:
             _shut(stdin)
         if container is None or self._engine_lost is not None:
@@ -321,6 +331,14 @@ class _Shell:
         except (StopIteration, OSError, ValueError):  # ValueError: the socket object is closed
             return None
         return bytes(chunk)
+
+    def interrupt(self) -> None:
+        """End a reader's wait from another thread: the connection is shut, not closed. A closed
+        socket has no descriptor for the reader's poll(), which would then wait forever; the
+        reader closes the shell itself when it is done with it."""
+        raw = getattr(self._connection, "_sock", self._connection)
+        with contextlib.suppress(OSError, AttributeError):
+            raw.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         _shut(self._connection)
