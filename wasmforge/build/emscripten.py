@@ -13,6 +13,11 @@ binaryen itself at the profile's -O level.
 As for wasi-sdk, each source is compiled on its own (``-MD`` names the headers it read) and the
 objects are linked by one emcc run, which writes the glue and the module. The target's ``settings``
 go to both: a few of them (exceptions, threads, ports) change how sources compile.
+
+A ``node`` program is linked with ``-sNODERAWFS`` (``node-rawfs``, on by default): it sees the
+host's files at their own paths, from Node's working directory, as any Node program does, rather
+than an empty in-memory file system. Not added when the target's own flags or settings name
+NODERAWFS (theirs decides), nor when it embeds or preloads files (emcc refuses the combination).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ var fetch = (typeof process === "object" && process.versions && process.versions
 """
 # emcc warns about every link-only setting given to a compile; the target's settings go to both.
 _QUIET_SETTINGS = "-Wno-unused-command-line-argument"
+# emcc's options that put files into the program's virtual file system, which NODERAWFS replaces.
+_FILE_PACKING = ("--embed-file", "--preload-file", "--use-preload-plugins")
 
 
 def plan_target(
@@ -64,6 +71,7 @@ def plan_target(
         *c_remap_flags(layout, name),
     ]
     settings = [_setting(key, value) for key, value in sorted(target.settings.items())]
+    node_rawfs, rawfs_flags = _node_rawfs(name, target, settings)
     compile_flags = [
         *profile_flags,
         *[f"-I{layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
@@ -97,7 +105,7 @@ def plan_target(
         stem = output_stem(name, target.output)
         argv.append(f"-sENVIRONMENT={target.environment}")
         if target.environment == "node":
-            argv += ["--pre-js", f"{out}/{NODE_FETCH_SHIM}"]
+            argv += [*rawfs_flags, "--pre-js", f"{out}/{NODE_FETCH_SHIM}"]
             files = ((NODE_FETCH_SHIM, NODE_FETCH_SHIM_TEXT),)
         # The glue names the .wasm it loads, so emcc writes the final names directly.
         extensions = ["js", "wasm"]
@@ -115,6 +123,7 @@ def plan_target(
         name=name, kind="emscripten", toolchain=TOOLCHAIN, actions=(*compiles, link),
         outputs=outputs, main_module=main_module, js_glue=target.environment != "standalone",
         inputs=tuple(dict.fromkeys([*sources, *link.sources, *link.trees])),
+        node_rawfs=node_rawfs,
     )
     # Only when asked: emcc already ran wasm-opt at the profile's level.
     return plan, target.optimize and "optimize" in target.model_fields_set
@@ -128,3 +137,57 @@ def _setting(key: str, value: str | int | bool | list[str]) -> str:
     else:
         rendered = str(value)
     return f"-s{key}={rendered}"
+
+
+def _node_rawfs(
+    name: str, target: EmscriptenTarget, settings: list[str]
+) -> tuple[bool, list[str]]:
+    """Whether the program gets the host's file system (NODERAWFS), and the link flags wasmforge
+    adds for it: none when the target's own flags or settings already decide."""
+    chosen = "node_rawfs" in target.model_fields_set
+    if target.environment != "node":
+        if chosen:
+            msg = f"targets.{name}.node-rawfs: only for environment = \"node\""
+            raise ConfigError(msg)
+        return False, []
+    # In the order of the link's argv: emcc keeps the last value of a setting.
+    words = [*target.cflags, *target.ldflags, *settings]
+    own = _last_setting(words, "NODERAWFS")
+    if own is not None:
+        if chosen and own != target.node_rawfs:
+            msg = (f"targets.{name}.node-rawfs = {str(target.node_rawfs).lower()} contradicts "
+                   f"NODERAWFS={int(own)} in the target's flags or settings")
+            raise ConfigError(msg, hint="keep one of them")
+        return own, []
+    packing = next((w for w in words if w.partition("=")[0] in _FILE_PACKING), None)
+    if packing is not None:
+        if chosen and target.node_rawfs:
+            msg = (f"targets.{name}.node-rawfs: NODERAWFS replaces the virtual file system that "
+                   f"{packing.partition('=')[0]} fills (emcc refuses both)")
+            raise ConfigError(msg, hint="set node-rawfs = false, or read the files from the host")
+        return False, []
+    return target.node_rawfs, ["-sNODERAWFS=1"] if target.node_rawfs else []
+
+
+def _last_setting(words: list[str], key: str) -> bool | None:
+    """The last ``-sKEY[=VALUE]`` or ``-s KEY[=VALUE]`` among emcc's arguments, read as emcc reads
+    it: no value is 1, a number is itself (0x for hex), any other text is true."""
+    found: bool | None = None
+    for index, word in enumerate(words):
+        if word == "-s" and index + 1 < len(words):
+            setting = words[index + 1]
+        elif word.startswith("-s"):
+            setting = word[2:]
+        else:
+            continue
+        setting_name, sep, value = setting.partition("=")
+        if setting_name == key:
+            found = _truthy(value) if sep else True
+    return found
+
+
+def _truthy(value: str) -> bool:
+    try:
+        return int(value, 16 if value.startswith("0x") else 10) != 0
+    except ValueError:
+        return bool(value)

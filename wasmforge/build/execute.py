@@ -599,6 +599,7 @@ def _manifest_entry(result: TargetResult, build: _Build) -> ManifestEntry:
         toolchain_image_id=result.toolchain_id,
         runner=build.runner_for(plan.toolchain).name,
         environment=environment if isinstance(environment, str) else None,
+        node_rawfs=plan.node_rawfs,
     )
 
 

@@ -54,6 +54,9 @@ class ManifestEntry:
     toolchain_image_id: str | None
     runner: str
     environment: str | None = None  # Emscripten: web, node or standalone
+    # Node output linked with NODERAWFS (sees the host's files). Builds before wasmforge added it
+    # by default have no such field, and were linked without it: False.
+    node_rawfs: bool = False
 
     @property
     def wasi(self) -> bool:
@@ -80,6 +83,8 @@ class ManifestEntry:
         }
         if self.environment is not None:
             document["environment"] = self.environment
+        if self.environment == "node":
+            document["node_rawfs"] = self.node_rawfs
         return document
 
     @classmethod
@@ -96,6 +101,10 @@ class ManifestEntry:
             )
             epoch = data.get("source_date_epoch")
             image_id = data.get("toolchain_image_id")
+            node_rawfs = data.get("node_rawfs", False)
+            if not isinstance(node_rawfs, bool):
+                msg = f"node_rawfs is {node_rawfs!r}, not true or false"
+                raise TypeError(msg)
             return cls(
                 name=name, kind=str(data.get("kind", "")), profile=str(data.get("profile", "")),
                 main_module=_text(data, "main_module"), files=files,
@@ -108,6 +117,7 @@ class ManifestEntry:
                 runner=str(data.get("runner", "")),
                 environment=data.get("environment") if isinstance(data.get("environment"), str)
                 else None,
+                node_rawfs=node_rawfs,
             )
         except (KeyError, TypeError, ValueError) as error:
             msg = f"{where}: targets.{name}: malformed entry ({error})"

@@ -57,6 +57,8 @@ class TargetPlan:
     js_glue: bool
     # Project-relative files and directories the target reads (for the summary and the stamp).
     inputs: tuple[str, ...]
+    # Emscripten node output linked with NODERAWFS: `run --dir` needs it to offer host directories.
+    node_rawfs: bool = False
 
     @property
     def optimize(self) -> bool:

@@ -4,6 +4,11 @@ TARGET may be a project target name (its built module; Node for Emscripten ``nod
 ``.wasm`` file, an OCI layout directory or tar (``PATH[:TAG]``), or a registry reference. Arguments
 after ``--`` go to the module (for an image they replace its Cmd). The module's exit code becomes
 wasmforge's; a trap exits 134.
+
+Node runs in the caller's working directory, as ``node app.js`` would. A program linked with
+NODERAWFS already sees the host's files at their own paths, so ``--dir`` cannot move a directory
+to another guest path or give files to a program built without it: such a ``--dir`` is an error,
+never ignored.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ def run(
     args: Annotated[list[str] | None, typer.Argument(help="Arguments for the module "
                     "(after --).")] = None,
     directory: Annotated[list[str] | None, typer.Option("--dir", help="Preopen HOST[:GUEST] "
-                         "for the module (repeatable).")] = None,
+                         "for the module (repeatable; Node targets: HOST only).")] = None,
     env: Annotated[list[str] | None, typer.Option("--env", "-e", help="KEY=VALUE for the module "
                    "(repeatable).")] = None,
     project_path: Annotated[Path, typer.Option("--project", "-C",
@@ -102,8 +107,11 @@ def _run_target(
         msg = f"{main}: the built output of target {name!r} is missing"
         raise UserError(msg, hint="run wasmforge build first")
     if not built.wasi:
-        environment = getattr(project.config.targets[name], "environment", None)
+        # What was built; the config for manifests written before they named the environment.
+        environment = built.environment or getattr(project.config.targets[name], "environment",
+                                                   None)
         if environment == "node":
+            _check_node_dirs(name, built.node_rawfs, dirs)
             # Emscripten names the glue after the module: hello.js loads hello.wasm.
             return _run_node(main.with_suffix(".js"), argv, env, timeout)
         msg = f"target {name!r} is Emscripten {environment or 'web'} output: open it in a browser"
@@ -112,6 +120,26 @@ def _run_target(
     program = WasiProgram(main.read_bytes(), (main.name, *argv),
                           tuple(env.items()), tuple(dirs), str(main))
     return run_wasi(program, timeout=timeout)
+
+
+def _check_node_dirs(name: str, node_rawfs: bool, dirs: list[tuple[str, str]]) -> None:
+    """Node has no preopens: with NODERAWFS the program sees every host directory where it is, and
+    without it none at all. So a ``--dir`` holds only as HOST:HOST for a NODERAWFS build."""
+    from wasmforge.errors import UserError
+
+    for host, guest in dirs:
+        spec = host if guest == host else f"{host}:{guest}"
+        if not node_rawfs:
+            msg = (f"--dir {spec}: target {name!r} was built without NODERAWFS, so its program "
+                   "cannot see host directories")
+            raise UserError(msg, hint="run wasmforge build again: NODERAWFS is the default "
+                            f"unless targets.{name} sets node-rawfs = false or -sNODERAWFS=0, "
+                            "or embeds files")
+        if Path(host).resolve() != Path(guest).resolve():
+            msg = (f"--dir {spec}: target {name!r} runs under Node with the host's file system, "
+                   f"where {host} can only be seen at its own path")
+            raise UserError(msg, hint=f"use --dir {host} and open {Path(host).resolve()} in the "
+                            "program")
 
 
 def _run_node(script: Path, argv: list[str], env: dict[str, str], timeout: float | None) -> int:

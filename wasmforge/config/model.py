@@ -150,6 +150,13 @@ class EmscriptenTarget(TargetBase, CFamilyFields):
     settings: dict[str, str | int | bool | list[str]] = Field(
         default={}, description="Extra -s KEY=VALUE settings."
     )
+    node_rawfs: bool = Field(
+        default=True,
+        description="Node only: link with -sNODERAWFS, so the program reads and writes the host's "
+        "files at their own paths, from the current directory, as any Node program does. Off by "
+        "default for a target that embeds or preloads files (emcc cannot combine the two); a "
+        "NODERAWFS of your own in settings or flags is used as given.",
+    )
 
 
 class WatTarget(TargetBase):
