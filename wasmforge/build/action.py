@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from wasmforge.build.cargo_deps import CargoDependencies
 from wasmforge.runner.base import Step
 
 ActionKind = Literal["compile", "link", "build", "assemble", "optimize"]
@@ -61,6 +62,9 @@ class Action:
     params: tuple[tuple[str, str], ...] = ()
     # Names of the actions of the same target whose outputs it consumes.
     after: tuple[str, ...] = ()
+    # A Cargo build's lock file and the crates to fetch before it runs (not part of its key: the
+    # lock and the cargo configs are among its inputs).
+    cargo: CargoDependencies | None = None
 
     @property
     def version(self) -> int:

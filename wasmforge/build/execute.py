@@ -28,11 +28,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wasmforge.build.action import Action
+from wasmforge.build.cargo_deps import DEPS_CONFIG, CargoDependencies, render_config
 from wasmforge.build.depfile import in_project, is_trace_line, prerequisites, traced_files
 from wasmforge.build.diagnostics import github_annotations
+from wasmforge.build.fetch import Fetcher
 from wasmforge.build.graph import Task, run_graph
 from wasmforge.build.manifest import FileRecord, ManifestEntry, update_manifest
 from wasmforge.build.plan import ABSTRACT_LAYOUT, BuildPlan, TargetPlan, plan_build
+from wasmforge.cache.deps import VENDOR_DIR, DependencyStore
 from wasmforge.cache.digests import ProjectDigests, file_digest
 from wasmforge.cache.key import KeyInputs, action_key
 from wasmforge.cache.record import ActionRecord, DamagedEntry, OutputFile
@@ -122,6 +125,7 @@ class _Build:
     cache: CacheSession | None
     digests: ProjectDigests
     package: Callable[[TargetResult], Any] | None
+    fetcher: Fetcher
     runs: list[_TargetRun] = field(default_factory=list)
     unsettled: bool = False  # an input changed while an action ran
 
@@ -152,11 +156,16 @@ def run_build(
         scratch = [scratch_root / f"pass{n}" for n in range(2 if check_reproducible else 1)]
         abstract = _plan(settings, ABSTRACT_LAYOUT, ABSTRACT_LAYOUT)
         passes = [_plan(settings, runner.layout(s), host.layout(s)) for s in scratch]
+        store = DependencyStore(settings.cache.directory)
+        if any(a.cargo and a.cargo.fetch for t in abstract.targets for a in t.actions):
+            store.root.mkdir(parents=True, exist_ok=True)
+            runner.dependency_store = store.root
         build = _Build(
             settings=settings, runner=runner, host=host, epoch=epoch, action_epoch=action_epoch,
             console=console, publish_dir=publish_dir, scratch=scratch,
             cache=None if check_reproducible else cache,
             digests=digests or ProjectDigests(settings.root), package=package,
+            fetcher=Fetcher(settings.root, settings.config, runner, store, console),
             runs=[_TargetRun(target, [p.targets[i] for p in passes])
                   for i, target in enumerate(abstract.targets)],
         )
@@ -324,6 +333,8 @@ def _execute(
     if action.kind == "optimize":
         meta["optimize_report"] = _optimize(build, plan, index, action, runner)
     else:
+        if action.cargo is not None:
+            _prepare_cargo(build, target, action.cargo, action.toolchain, scratch, runner)
         lines = _run_steps(build, plan.action(action.name), target, scratch, index, runner)
         if action.toolchain != HOST_TOOLCHAIN:
             meta["toolchain_image_id"] = runner.toolchain_id(action.toolchain)
@@ -343,6 +354,21 @@ def _execute(
         build.unsettled = True
         build.console.debug(f"[{target}] {action.name}: an input changed while it ran; not cached")
     return record
+
+
+def _prepare_cargo(
+    build: _Build, target: str, deps: CargoDependencies, toolchain: str, scratch: Path,
+    runner: Runner,
+) -> None:
+    """Before a Cargo build runs: its lock file is one cargo can read, and the crates it names
+    are in the dependency store, pointed at by the config the build reads (``DEPS_CONFIG``)."""
+    build.fetcher.check(target, deps)
+    if not deps.fetch:
+        return
+    fetched = build.fetcher.ensure(target, deps, toolchain)
+    vendor = f"{runner.dependency_path(fetched.entry)}/{VENDOR_DIR}"
+    config = render_config(build.fetcher.store.sources(fetched.entry), vendor)
+    (scratch / DEPS_CONFIG).write_text(config, encoding="utf-8")
 
 
 def _run_steps(

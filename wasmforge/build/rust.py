@@ -1,6 +1,6 @@
 """``kind = "rust"``: a Cargo package or a single ``.rs`` file, to wasm32-wasi.
 
-Cargo runs offline (the toolchain image replaces crates.io with the crate sources Debian packages) and
+Cargo runs offline, with the crates its lock file names fetched beforehand (see ``cargo_deps``), and
 keeps its target dir in the writable dir. The project is read-only, so a package without a
 ``Cargo.lock`` (which Cargo would write) is built from a copy; with one, ``--locked`` makes Cargo
 say so plainly when the lock file is out of date instead of trying to rewrite it.
@@ -17,13 +17,20 @@ import tomllib
 from pathlib import Path
 
 from wasmforge.build.action import Action
+from wasmforge.build.cargo_deps import (
+    DEPS_CONFIG,
+    LOCK_FILE,
+    CargoDependencies,
+    read_lock,
+    remote_dependencies,
+)
 from wasmforge.build.flags import rust_opt_level, rust_remap_flags
 from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import project_dir, project_file
 from wasmforge.config.model import RustTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
-from wasmforge.runner.base import Step
+from wasmforge.runner.base import HOME_DIR, Step
 from wasmforge.runner.owner import SCRATCH_PREFIX
 
 TOOLCHAIN = toolchain_of("rust")
@@ -32,7 +39,7 @@ CARGO_TARGET_DIR = "target"
 # sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes, writable
 # by its owner (Cargo writes its lock file into it, and a step has no capability to override a
 # read-only mode it copied).
-_COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
+COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
                 'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf - '
                 '&& chmod -R u+w "$dst"')
 
@@ -81,7 +88,21 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     out = layout.out(name)
     profile = context.profile
     release = profile.opt_level != 0
-    locked = (context.root / package_dir / "Cargo.lock").is_file()
+    package = package_dir.removeprefix("./") or "."
+    configs = _cargo_configs(context, package)
+    lock = (Path(package) / LOCK_FILE).as_posix()
+    locked = (context.root / lock).is_file()
+    cargo: CargoDependencies | None = None
+    if locked:
+        lock_version, remote = read_lock(context.root, lock, name)
+        cargo = CargoDependencies(package=package, lock=lock, lock_version=lock_version,
+                                  configs=configs, fetch=remote)
+    else:
+        remote_names = remote_dependencies(manifest)
+        if remote_names:
+            msg = (f"targets.{name}: {lock} is missing, and the package depends on "
+                   f"{', '.join(remote_names)}: wasmforge fetches exactly what a lock file names")
+            raise ConfigError(msg, hint=f"make one with: wasmforge lock {name} (and commit it)")
     steps: list[Step] = []
     crate_dir = layout.in_src(package_dir)
     if not locked:
@@ -95,11 +116,12 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
                 excludes.append(f"--exclude=./{below.relative_to(package_dir).as_posix()}")
         steps.append(Step(
             description="copy the package (it has no Cargo.lock)",
-            argv=("sh", "-c", _COPY_SCRIPT, "copy", crate_dir, copy, *excludes),
+            argv=("sh", "-c", COPY_SCRIPT, "copy", crate_dir, copy, *excludes),
             cwd=layout.src,
         ))
         crate_dir = copy
     argv = ["cargo", "build", "--offline", *(["--locked"] if locked else []),
+            *(["--config", f"{out}/{DEPS_CONFIG}"] if cargo and cargo.fetch else []),
             "--target", target.triple, *(["--release"] if release else [])]
     argv += ["--lib"] if target.crate_type == "cdylib" else ["--bin", artifact]
     if target.features:
@@ -114,18 +136,21 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
             [*rust_remap_flags(layout, name), *target.rustflags]),
         f"CARGO_PROFILE_{cargo_profile}_OPT_LEVEL": rust_opt_level(profile.opt_level),
         f"CARGO_PROFILE_{cargo_profile}_DEBUG": "true" if profile.debug_info else "false",
+        # With fetched crates, wasmforge's config is the only say on sources besides the
+        # project's: not the toolchain's own (the image's sends crates.io elsewhere).
+        **({"CARGO_HOME": f"{out}/{HOME_DIR}/cargo"} if cargo and cargo.fetch else {}),
         **target.env,
     }
     steps.append(Step(description="cargo build", argv=tuple(argv), cwd=crate_dir,
                       env=tuple(sorted(env.items()))))
     built = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}"
-    package = package_dir.removeprefix("./") or "."
     own_target = CARGO_TARGET_DIR if package == "." else f"{package}/{CARGO_TARGET_DIR}"
     excluded = [own_target, *context.tree_excludes]
     action = Action(
         name="build", kind="build", toolchain=TOOLCHAIN, steps=tuple(steps),
-        sources=_cargo_configs(context, package), trees=(package,), dep_manifest="Cargo.toml",
+        sources=configs, trees=(package,), dep_manifest="Cargo.toml",
         tree_excludes=tuple(excluded), produces=(f"{built}.wasm",), depfiles=(f"{built}.d",),
+        cargo=cargo,
     )
     return _target_plan(name, target, action, f"{built}.wasm", (package, *action.sources))
 

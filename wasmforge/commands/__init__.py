@@ -10,6 +10,8 @@ from __future__ import annotations
 COMMAND_MODULES: dict[str, str] = {
     "new": "wasmforge.commands.new",
     "build": "wasmforge.commands.build",
+    "fetch": "wasmforge.commands.fetch",
+    "lock": "wasmforge.commands.fetch",
     "wat2wasm": "wasmforge.commands.wat",
     "wasm2wat": "wasmforge.commands.wat",
     "validate": "wasmforge.commands.wat",

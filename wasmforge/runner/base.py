@@ -160,6 +160,9 @@ class Runner(ABC):
         self.tool_threads: int | None = None
         # What a step may use and how long it may run ([limits]); the build sets it.
         self.limits = Limits()
+        # The dependency store, when a step reads fetched crates from it: the build sets it, and
+        # steps see it read-only (at dependency_path).
+        self.dependency_store: Path | None = None
 
     @abstractmethod
     def layout(self, scratch_root: Path) -> Layout:
@@ -185,6 +188,22 @@ class Runner(ABC):
     @abstractmethod
     def toolchain_id(self, toolchain: str) -> str | None:
         """What identifies the exact toolchain (an image id), for the build manifest."""
+
+    @abstractmethod
+    def fetch_layout(self, workdir: Path) -> Layout:
+        """How a fetch sees the project (``src``) and its writable ``workdir`` (``out_base``)."""
+
+    @abstractmethod
+    def run_fetch(
+        self, step: Step, *, target: str, toolchain: str, workdir: Path, env: Mapping[str, str],
+        sink: LineSink,
+    ) -> None:
+        """Run ``step`` with the network on, the project read-only and ``workdir`` the one
+        writable dir; ``env`` on top of the toolchain's own. ToolchainError when it fails."""
+
+    @abstractmethod
+    def dependency_path(self, entry: Path) -> str:
+        """Where steps see ``entry``, a dir of the dependency store."""
 
     def close(self, *, wait: bool = True) -> None:  # noqa: B027 - optional hook
         """Release what the runner started (containers) once the build is over; with ``wait``,

@@ -6,7 +6,7 @@ Starting a container costs about 0.2 s, an exec about 0.05 s (Docker 20.10 on th
 machines), and the engine handles execs nearly one at a time: so a build starts one container per
 toolchain, a few shells in it (one per program running at once), and feeds every step of every
 target to those shells.
-The box: no network, the invoking uid:gid, the project read-only and one writable directory, a
+The box: no network (a dependency fetch alone gets the host's), the invoking uid:gid, the project read-only and one writable directory, a
 read-only root file system (a tmpfs at /tmp), every capability dropped, no new privileges, limits
 on memory, processes and CPUs (``[limits]``), and a deadline for every program. Labels: ``wasmforge=1``
 and the owner (see ``owner``), so that a later build can reap what a killed one left.
@@ -65,11 +65,14 @@ class ToolchainContainer:
     def __init__(
         self, client: Any, image: str, *, mounts: Sequence[Mount] = (), user: str,
         labels: Mapping[str, str] | None = None, name: str | None = None,
-        limits: Limits | None = None,
+        limits: Limits | None = None, network: bool = False,
     ) -> None:
         self._client = client
         self.image = image
         self.mounts = tuple(mounts)
+        # Only a dependency fetch has one: the host's (an engine started with --bridge=none has
+        # no other way out), and only for the time of the fetch.
+        self.network = network
         self.user = user
         self.limits = limits or Limits()
         self._labels = {CONTAINER_LABEL: "1", **Owner.current().labels(), **(labels or {})}
@@ -99,7 +102,7 @@ class ToolchainContainer:
         api = self._client.api
         try:
             host_config = api.create_host_config(
-                network_mode="none", auto_remove=True,
+                network_mode="host" if self.network else "none", auto_remove=True,
                 binds={m.host: {"bind": m.container, "mode": m.mode} for m in self.mounts},
                 read_only=True, tmpfs=TMPFS, cap_drop=["ALL"],
                 security_opt=["no-new-privileges"], **_resource_limits(self.limits),

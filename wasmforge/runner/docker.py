@@ -2,7 +2,8 @@
 
 A build starts at most one container per toolchain (per pass of ``--check-reproducible``), and only
 when a step of that toolchain has to run: a build served from the cache starts none. Each step and
-each optimiser tool is one ``docker exec`` in it. The container has no network, runs as the invoking
+each optimiser tool is one ``docker exec`` in it. The container has no network (a dependency fetch
+runs apart, in a container with the host's), runs as the invoking
 uid:gid (so files it writes stay the user's), sees the project read-only at ``/src`` and exactly one
 writable dir, the build's scratch dir, at ``/out`` (each target works in ``/out/<target>``), and is
 gone when the build ends, fails, or is interrupted (see ``container``).
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
 
 SRC_MOUNT = "/src"
 OUT_MOUNT = "/out"
+# A fetch's writable dir, and the dependency store as builds see it (read-only).
+FETCH_MOUNT = "/fetch"
+DEPS_MOUNT = "/deps"
 
 # Compiler messages name files as the container sees them (/src/main.c); show them relative to the
 # project, as the user's editor and terminal know them.
@@ -67,10 +71,11 @@ def user_spec() -> str:
 def docker_run_line(
     image: str, argv: Sequence[str], *, cwd: str, env: Mapping[str, str],
     mounts: Sequence[tuple[str, str, str]], user: str, limits: Limits | None = None,
+    network: bool = False,
 ) -> str:
     """The ``docker run`` command that does what the runner does, to copy and rerun by hand."""
     limits = limits or Limits()
-    words = ["docker", "run", "--rm", "--network", "none", "--user", user,
+    words = ["docker", "run", "--rm", "--network", "host" if network else "none", "--user", user,
              "--label", f"{CONTAINER_LABEL}=1", "--read-only", "--tmpfs", "/tmp",
              "--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
     if limits.memory:
@@ -159,6 +164,48 @@ class DockerRunner(Runner):
         box = self._container(toolchain, scratch.parent)
         env = step_environment(layout.out(target), epoch, dict(image.env), dict(step.env),
                                threads=self.tool_threads)
+        self._run_in(box, image, step, target, env, sink)
+
+    def fetch_layout(self, workdir: Path) -> Layout:
+        del workdir  # mounted at FETCH_MOUNT whatever its host path
+        return Layout(src=SRC_MOUNT, out_base=FETCH_MOUNT)
+
+    def run_fetch(
+        self, step: Step, *, target: str, toolchain: str, workdir: Path, env: Mapping[str, str],
+        sink: LineSink,
+    ) -> None:
+        """In a container of its own, the build's box but for the host's network: the only way
+        out of an engine started with --bridge=none. Nothing but ``workdir`` is writable."""
+        image = self.image(toolchain)
+        if self.cancellation.cancelled:
+            raise KeyboardInterrupt
+        box = ToolchainContainer(
+            self.client, image.image_id, user=user_spec(), limits=self.limits, network=True,
+            mounts=[Mount(str(self.root), SRC_MOUNT, read_only=True),
+                    Mount(str(workdir), FETCH_MOUNT, read_only=False)],
+            labels={f"{CONTAINER_LABEL}.toolchain": toolchain,
+                    f"{CONTAINER_LABEL}.project": str(self.root),
+                    f"{CONTAINER_LABEL}.pid": str(os.getpid())},
+            name=f"wasmforge-fetch-{os.getpid()}-{uuid.uuid4().hex[:8]}",
+        )
+        stop_key = f"fetch:{target}:{workdir}"
+        self.cancellation.add(stop_key, box.close)
+        try:
+            box.start()
+            full_env = {**image.env, "HOME": "/tmp", "TMPDIR": "/tmp", **env, **dict(step.env)}
+            self._run_in(box, image, step, target, full_env, sink)
+        finally:
+            self.cancellation.discard(stop_key)
+            box.close(wait=True)
+
+    def dependency_path(self, entry: Path) -> str:
+        assert self.dependency_store is not None
+        return f"{DEPS_MOUNT}/{entry.relative_to(self.dependency_store).as_posix()}"
+
+    def _run_in(
+        self, box: ToolchainContainer, image: ToolchainImage, step: Step, target: str,
+        env: Mapping[str, str], sink: LineSink,
+    ) -> None:
         self._log(target, image, box, step.argv, step.cwd, env)
         splitter = LineSplitter(
             prefixed(target, sink, partial(show_project_paths, project=str(self.root))))
@@ -210,10 +257,13 @@ class DockerRunner(Runner):
             if self.cancellation.cancelled:
                 raise KeyboardInterrupt
             image = self.image(toolchain)
+            mounts = [Mount(str(self.root), SRC_MOUNT, read_only=True),
+                      Mount(str(scratch_root), OUT_MOUNT, read_only=False)]
+            if self.dependency_store is not None:
+                mounts.append(Mount(str(self.dependency_store), DEPS_MOUNT, read_only=True))
             box = ToolchainContainer(
                 self.client, image.image_id, user=user_spec(), limits=self.limits,
-                mounts=[Mount(str(self.root), SRC_MOUNT, read_only=True),
-                        Mount(str(scratch_root), OUT_MOUNT, read_only=False)],
+                mounts=mounts,
                 labels={f"{CONTAINER_LABEL}.toolchain": toolchain,
                         f"{CONTAINER_LABEL}.project": str(self.root),
                         f"{CONTAINER_LABEL}.pid": str(os.getpid())},
@@ -234,5 +284,5 @@ class DockerRunner(Runner):
             mounts = [(m.host, m.container, m.mode) for m in box.mounts]
             console.debug(f"[{target}] + " + docker_run_line(
                 image.reference, argv, cwd=cwd, env=env, mounts=mounts, user=box.user,
-                limits=box.limits))
+                limits=box.limits, network=box.network))
 

@@ -124,10 +124,28 @@ class LocalRunner(Runner):
     ) -> None:
         del toolchain
         prepare_scratch(scratch, step)
-        argv = [find_program(step.program), *host_quirk_flags(step.program, step.argv[1:]),
-                *step.argv[1:]]
         env = step_environment(layout.out(target), epoch, os.environ, dict(step.env),
                                private_home=False, threads=self.tool_threads)
+        self._run_process(step, target, env, sink)
+
+    def fetch_layout(self, workdir: Path) -> Layout:
+        return Layout(src=str(self.root), out_base=str(workdir))
+
+    def run_fetch(
+        self, step: Step, *, target: str, toolchain: str, workdir: Path, env: Mapping[str, str],
+        sink: LineSink,
+    ) -> None:
+        del toolchain, workdir  # the host's tools, network and files
+        self._run_process(step, target, {**os.environ, **env, **dict(step.env)}, sink)
+
+    def dependency_path(self, entry: Path) -> str:
+        return str(entry)
+
+    def _run_process(
+        self, step: Step, target: str, env: Mapping[str, str], sink: LineSink,
+    ) -> None:
+        argv = [find_program(step.program), *host_quirk_flags(step.program, step.argv[1:]),
+                *step.argv[1:]]
         get_console().debug(f"[{target}] + (cd {shlex.quote(step.cwd)} && {shlex.join(argv)})")
         key = f"{target}:{id(step)}"
         # Its own process group, so that stopping it also stops what it started (a shell's

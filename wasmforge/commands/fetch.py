@@ -1,0 +1,114 @@
+"""``wasmforge fetch``: bring the crates of a project's Cargo targets into the dependency store
+(CI's dependency step: the build after it needs no network). ``wasmforge lock``: write a Cargo
+target's ``Cargo.lock`` with the toolchain's own cargo."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from wasmforge.commands._common import JsonFlag, command_console
+
+if TYPE_CHECKING:
+    from wasmforge.config.model import WasmforgeConfig
+    from wasmforge.runner.base import Runner
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fetch")(fetch)
+    app.command("lock")(lock)
+
+
+ProjectArgument = Annotated[
+    Path, typer.Argument(help="Project directory (or its wasmforge.toml).", show_default=False)
+]
+RunnerOption = Annotated[
+    str | None,
+    typer.Option("--runner", metavar="auto|docker|local",
+                 help="Where cargo runs: the toolchain container (with the host's network), or "
+                      "this machine's cargo."),
+]
+
+
+def fetch(
+    path: ProjectArgument = Path(),
+    target: Annotated[
+        list[str] | None,
+        typer.Option("--target", "-t", metavar="NAME", help="Only this target (repeatable)."),
+    ] = None,
+    runner: RunnerOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Fetch the crates every Cargo target's Cargo.lock names, once per lock file."""
+    from wasmforge.build.fetch import Fetcher
+    from wasmforge.build.plan import ABSTRACT_LAYOUT, plan_build
+    from wasmforge.cache.deps import DependencyStore
+    from wasmforge.config.resolve import BuildFlags, resolve_settings
+
+    console = command_console(json_output)
+    root, config = _project(path)
+    settings = resolve_settings(root, config, os.environ,
+                                BuildFlags(runner=runner, targets=tuple(target or ())))
+    plan = plan_build(root, config, settings.profile, ABSTRACT_LAYOUT, settings.targets,
+                      out_dir=settings.out_dir)
+    wanted = [(t.name, a) for t in plan.targets for a in t.actions if a.cargo and a.cargo.fetch]
+    rows = []
+    if wanted:
+        chosen = _runner(settings.runner, root, config)
+        store = DependencyStore(settings.cache.directory)
+        fetcher = Fetcher(root, config, chosen, store, console)
+        try:
+            for name, action in wanted:
+                assert action.cargo is not None
+                fetcher.check(name, action.cargo)
+                fetched = fetcher.ensure(name, action.cargo, action.toolchain)
+                state = "fetched" if fetched.ran else "already fetched"
+                console.info(f"{name}: {fetched.crates} crates {state} ({action.cargo.lock})")
+                rows.append({"target": name, "lock": action.cargo.lock, "crates": fetched.crates,
+                             "fetched": fetched.ran, "entry": str(fetched.entry)})
+        finally:
+            chosen.close()
+    else:
+        console.info("nothing to fetch: no Cargo target's lock file names registry or git crates")
+    console.result({"targets": rows})
+
+
+def lock(
+    target: Annotated[str, typer.Argument(help="The Cargo target whose lock file to write.",
+                                          show_default=False)],
+    path: Annotated[Path, typer.Option("--project", "-p", help="Project directory.")] = Path(),
+    runner: RunnerOption = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Resolve a Cargo target's dependencies and write its Cargo.lock with the toolchain's cargo
+    (replacing the one there: a lock file that cargo cannot read, or none)."""
+    from wasmforge.build.fetch import generate_lock
+    from wasmforge.config.resolve import BuildFlags, resolve_settings
+
+    console = command_console(json_output)
+    root, config = _project(path)
+    settings = resolve_settings(root, config, os.environ,
+                                BuildFlags(runner=runner, targets=(target,)))
+    chosen = _runner(settings.runner, root, config)
+    try:
+        written = generate_lock(root, config, settings, target, chosen, console)
+    finally:
+        chosen.close()
+    console.info(f"wrote {written.relative_to(root)}: commit it")
+    console.result({"target": target, "lock": str(written)})
+
+
+def _project(path: Path) -> tuple[Path, WasmforgeConfig]:
+    from wasmforge.config.load import find_config, load_config
+
+    config_path = find_config(path)
+    return config_path.parent.resolve(), load_config(config_path)
+
+
+def _runner(name: str, root: Path, config: WasmforgeConfig) -> Runner:
+    from wasmforge.runner.select import select_runner
+
+    return select_runner(name, root, config, {"rust"})
