@@ -15,6 +15,8 @@ APT_PACKAGES=(
   binaryen nodejs
   clang-16 lld-16 wasi-libc libclang-rt-16-dev-wasm32 libc++-16-dev-wasm32 libc++abi-16-dev-wasm32
   rustc cargo libstd-rust-dev-wasm32 lld-14 librust-itoa-dev
+  # crate sources the tests serve as a real Cargo registry (itertools depends on either)
+  librust-itertools-dev librust-either-dev
   emscripten
 )
 missing=()

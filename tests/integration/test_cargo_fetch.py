@@ -121,14 +121,16 @@ def test_a_second_build_needs_no_registry(registry: SparseRegistry, tmp_path: Pa
     env = _env(tmp_path)
     fetched = wasmforge("fetch", "--json", cwd=project, env=env)
     assert fetched.returncode == 0, fetched.stderr
-    assert '"crates": 2' in fetched.stdout and '"fetched": true' in fetched.stdout
+    assert '"crates": 2' in fetched.stdout
+    assert '"fetched": true' in fetched.stdout
     registry.requests.clear()
     built = wasmforge("build", "--no-cache", cwd=project, env=env)
     assert built.returncode == 0, built.stderr
     assert not registry.requests
     assert run_wasi_command(project / "dist" / "debug" / "counted.wasm") == EXPECTED
     refetch = wasmforge("fetch", cwd=project, env=env)
-    assert refetch.returncode == 0 and "already fetched" in refetch.stderr
+    assert refetch.returncode == 0
+    assert "already fetched" in refetch.stderr
 
 
 def test_vendored_crates_build_with_no_registry(
@@ -141,7 +143,7 @@ def test_vendored_crates_build_with_no_registry(
         shutil.copytree(DEBIAN_CRATES / name, vendor / name)
         crate = next(c for c in registry.crates if f"{c.name}-{c.version}" == name)
         (vendor / name / ".cargo-checksum.json").write_text(
-            '{"files":{},"package":"%s"}' % crate.checksum, encoding="utf-8")
+            f'{{"files":{{}},"package":"{crate.checksum}"}}', encoding="utf-8")
     (project / ".cargo" / "config.toml").write_text(
         '[source.crates-io]\nreplace-with = "vendored-sources"\n\n'
         '[source.vendored-sources]\ndirectory = "vendor"\n', encoding="utf-8")
@@ -168,7 +170,8 @@ def test_a_lock_file_cargo_cannot_read_is_one_clear_error(
     relocked = wasmforge("lock", "counted", cwd=project, env=_env(tmp_path))
     assert relocked.returncode == 0, relocked.stderr
     text = (project / "Cargo.lock").read_text("utf-8")
-    assert "version = 3" in text and 'name = "itertools"' in text
+    assert "version = 3" in text
+    assert 'name = "itertools"' in text
     built = wasmforge("build", cwd=project, env=_env(tmp_path))
     assert built.returncode == 0, built.stderr
     assert run_wasi_command(project / "dist" / "debug" / "counted.wasm") == EXPECTED

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from wasmforge.cache import maintenance
+from wasmforge.cache.deps import DependencyStore
 from wasmforge.cache.maintenance import (
+    DEPENDENCY_UNUSED_SECONDS,
     PRUNE_TO,
     SWEEP_GRACE_SECONDS,
     clear,
@@ -85,7 +87,8 @@ def test_stats_of_a_store_that_does_not_exist_is_empty(tmp_path: Path) -> None:
     assert (found.oldest, found.newest) == (None, None)
     assert found.as_dict(100) == {
         "directory": str(store.root), "entries": 0, "blobs": 0, "size": 0, "max_size": 100,
-        "stamps": 0, "oldest_use": None, "newest_use": None,
+        "stamps": 0, "dependency_sets": 0, "dependency_size": 0, "oldest_use": None,
+        "newest_use": None,
     }
 
 
@@ -364,3 +367,33 @@ def test_store_works_again_after_clear(tmp_path: Path) -> None:
     record = save(store, tmp_path, "a", {"a.o": b"a"})
     assert store.lookup(record.key, lambda _: True) == record
     assert warnings == []
+
+
+# fetched crate sets ------------------------------------------------------------------------------
+
+
+def _crate_set(root: Path, key: str, age_seconds: float) -> Path:
+    deps = DependencyStore(root)
+    with deps.staging() as staged:
+        (staged / "vendor" / "a-1.0.0").mkdir(parents=True)
+        (staged / "vendor" / "a-1.0.0" / "lib.rs").write_text("x" * 100)
+        entry = deps.commit(staged, key, {"vendored-sources": {"directory": "."}})
+    used = time.time() - age_seconds
+    os.utime(entry, (used, used))
+    return entry
+
+
+def test_crate_sets_are_counted_pruned_when_unused_and_cleared(tmp_path: Path) -> None:
+    store, _ = make_store(tmp_path)
+    old = _crate_set(store.root, "old", DEPENDENCY_UNUSED_SECONDS + 60)
+    recent = _crate_set(store.root, "recent", 60)
+    found = stats(store)
+    assert (found.dependency_sets, found.dependency_bytes) == (2, 2 * 100 + 2 * len(
+        (recent / "sources.json").read_bytes()))
+    report = prune(store, 10**9)
+    assert report.dependency_sets_removed == 1
+    assert not old.exists()
+    assert recent.exists()
+    before = clear(store)
+    assert before.dependency_sets == 1
+    assert DependencyStore(store.root).entries() == []

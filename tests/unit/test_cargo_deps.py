@@ -65,7 +65,8 @@ def test_a_lock_with_only_path_packages_fetches_nothing(tmp_path: Path) -> None:
     _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
     _files(tmp_path, "Cargo.lock", text=LOCAL_LOCK)
     build = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\n')).action("build")
-    assert build.cargo is not None and not build.cargo.fetch
+    assert build.cargo is not None
+    assert not build.cargo.fetch
     assert "--config" not in build.steps[0].argv
     assert "CARGO_HOME" not in dict(build.steps[0].env)
 
@@ -116,7 +117,8 @@ def test_lock_versions_each_cargo_reads(
     with pytest.raises(ConfigError, match=rf"Cargo.lock is lock file version {version}") as err:
         check_lock_version(_deps(version), "app", cargo, "the rust toolchain image")
     assert "the rust toolchain image has cargo" in err.value.message
-    assert err.value.hint is not None and "wasmforge lock app" in err.value.hint
+    assert err.value.hint is not None
+    assert "wasmforge lock app" in err.value.hint
 
 
 def test_cargo_versions_and_sparse_registries() -> None:

@@ -1,7 +1,7 @@
 """Looking after the local store: its size, pruning, checking, clearing (``wasmforge cache ...``).
 
 Pruning drops the least recently used results first (a hit touches its entry and blobs), then every
-blob no remaining result names. Blobs younger than a grace period are never swept: a build running
+blob no remaining result names, then the fetched crate sets no build used for 30 days. Blobs younger than a grace period are never swept: a build running
 at the same moment may have written a blob whose entry it has not written yet.
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wasmforge.cache.deps import DependencyStore
 from wasmforge.cache.digests import file_digest
 from wasmforge.cache.record import ActionRecord, DamagedEntry
 from wasmforge.cache.store import LocalStore
@@ -22,6 +23,8 @@ from wasmforge.fsutil import file_lock
 
 # Blobs this young are left alone by the sweep (see the module docstring).
 SWEEP_GRACE_SECONDS = 600
+# Fetched crate sets unused this long are pruned (their lock files have moved on).
+DEPENDENCY_UNUSED_SECONDS = 30 * 24 * 3600
 # Pruning goes below the limit by this much, so that the next builds do not prune again at once.
 PRUNE_TO = 0.8
 
@@ -34,6 +37,9 @@ class StoreStats:
     blob_bytes: int = 0
     entry_bytes: int = 0
     stamps: int = 0
+    # Crate sets fetched for Cargo builds (see ``deps``), apart from the results.
+    dependency_sets: int = 0
+    dependency_bytes: int = 0
     oldest: float | None = None  # last use of the least recently used entry (epoch seconds)
     newest: float | None = None
 
@@ -45,6 +51,7 @@ class StoreStats:
         return {
             "directory": str(self.directory), "entries": self.entries, "blobs": self.blobs,
             "size": self.total_bytes, "max_size": max_size, "stamps": self.stamps,
+            "dependency_sets": self.dependency_sets, "dependency_size": self.dependency_bytes,
             "oldest_use": self.oldest, "newest_use": self.newest,
         }
 
@@ -53,10 +60,12 @@ class StoreStats:
 class PruneReport:
     entries_removed: int = 0
     blobs_removed: int = 0
+    dependency_sets_removed: int = 0
     bytes_freed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"entries_removed": self.entries_removed, "blobs_removed": self.blobs_removed,
+                "dependency_sets_removed": self.dependency_sets_removed,
                 "bytes_freed": self.bytes_freed}
 
 
@@ -83,6 +92,9 @@ def stats(store: LocalStore) -> StoreStats:
             found.oldest = used if found.oldest is None else min(found.oldest, used)
             found.newest = used if found.newest is None else max(found.newest, used)
     found.stamps = sum(1 for _ in _files(store.stamps_dir))
+    for entry in DependencyStore(store.root).entries():
+        found.dependency_sets += 1
+        found.dependency_bytes += sum(info.st_size for _, info in _files(entry))
     return found
 
 
@@ -127,7 +139,21 @@ def prune(store: LocalStore, max_size: int) -> PruneReport:
                     path.unlink()
                     report.blobs_removed += 1
                     report.bytes_freed += info.st_size
+        _prune_dependencies(DependencyStore(store.root), report)
     return report
+
+
+def _prune_dependencies(deps: DependencyStore, report: PruneReport) -> None:
+    """Crate sets no build used for DEPENDENCY_UNUSED_SECONDS go: they are fetched again if a
+    lock file names them again."""
+    stale = time.time() - DEPENDENCY_UNUSED_SECONDS
+    for entry in deps.entries():
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < stale:
+                size = sum(info.st_size for _, info in _files(entry))
+                deps.remove(entry)
+                report.dependency_sets_removed += 1
+                report.bytes_freed += size
 
 
 def verify(store: LocalStore) -> VerifyReport:
@@ -164,7 +190,8 @@ def clear(store: LocalStore) -> StoreStats:
     """Remove everything the store holds; what there was."""
     with file_lock(store.lock_path):
         before = stats(store)
-        for directory in (store.blobs_dir.parent, store.actions_dir, store.stamps_dir):
+        for directory in (store.blobs_dir.parent, store.actions_dir, store.stamps_dir,
+                          DependencyStore(store.root).root):
             shutil.rmtree(directory, ignore_errors=True)
     return before
 

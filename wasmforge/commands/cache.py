@@ -66,9 +66,10 @@ def stats_command(max_size: MaxSizeOption = None, json_output: JsonFlag = False)
     found = stats(_store())
     limit = _max_size(max_size)
     console.table(
-        ("directory", "results", "blobs", "size", "limit"),
+        ("directory", "results", "blobs", "size", "limit", "crate sets"),
         [[str(found.directory), str(found.entries), str(found.blobs),
-          human_size(found.total_bytes), human_size(limit)]],
+          human_size(found.total_bytes), human_size(limit),
+          f"{found.dependency_sets} ({human_size(found.dependency_bytes)})"]],
         title="build cache",
     )
     console.result(found.as_dict(limit))
@@ -76,7 +77,8 @@ def stats_command(max_size: MaxSizeOption = None, json_output: JsonFlag = False)
 
 @cache_app.command("prune")
 def prune_command(max_size: MaxSizeOption = None, json_output: JsonFlag = False) -> None:
-    """Drop the least recently used results until the cache fits its size limit."""
+    """Drop the least recently used results until the cache fits its size limit, and crate
+    sets fetched for Cargo builds that no build used for 30 days."""
     from wasmforge.cache.maintenance import prune, stats
     from wasmforge.console import human_size
 
@@ -84,23 +86,25 @@ def prune_command(max_size: MaxSizeOption = None, json_output: JsonFlag = False)
     store = _store()
     report = prune(store, _max_size(max_size))
     after = stats(store)
-    console.info(f"pruned {report.entries_removed} result(s) and {report.blobs_removed} blob(s), "
+    console.info(f"pruned {report.entries_removed} result(s), {report.blobs_removed} blob(s) "
+                 f"and {report.dependency_sets_removed} crate set(s), "
                  f"{human_size(report.bytes_freed)} freed; {human_size(after.total_bytes)} left")
     console.result({**report.as_dict(), "size": after.total_bytes})
 
 
 @cache_app.command("clear")
 def clear_command(json_output: JsonFlag = False) -> None:
-    """Remove every cached result, blob and stamp."""
+    """Remove every cached result, blob, stamp and fetched crate set."""
     from wasmforge.cache.maintenance import clear
     from wasmforge.console import human_size
 
     console = command_console(json_output)
     before = clear(_store())
+    freed = before.total_bytes + before.dependency_bytes
     console.info(f"cleared {before.directory}: {before.entries} result(s), "
-                 f"{human_size(before.total_bytes)}")
+                 f"{before.dependency_sets} crate set(s), {human_size(freed)}")
     console.result({"directory": str(before.directory), "entries_removed": before.entries,
-                    "bytes_freed": before.total_bytes})
+                    "dependency_sets_removed": before.dependency_sets, "bytes_freed": freed})
 
 
 @cache_app.command("verify")
