@@ -200,3 +200,26 @@ def test_an_unreachable_registry_fails_the_fetch_clearly(
     assert "the crates Cargo.lock names could not be fetched" in failed.stderr
     assert "Traceback" not in failed.stderr
     assert not list((tmp_path / "cache" / "deps").glob("[0-9a-f]*"))  # nothing half-fetched
+
+
+def test_a_package_without_lock_file_finds_its_path_dependencies(tmp_path: Path) -> None:
+    """No Cargo.lock: built from a copy of the whole project, so ../shared is where it was."""
+    need(docker_engine_answers(), "a Docker engine")
+    project = tmp_path / "workspace"
+    (project / "app" / "src").mkdir(parents=True)
+    (project / "shared" / "src").mkdir(parents=True)
+    (project / "app" / "Cargo.toml").write_text(
+        '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n'
+        '[dependencies]\nshared = { path = "../shared" }\n', encoding="utf-8")
+    (project / "app" / "src" / "main.rs").write_text(
+        'fn main() { println!("{}", shared::greeting()); }\n', encoding="utf-8")
+    (project / "shared" / "Cargo.toml").write_text(
+        '[package]\nname = "shared"\nversion = "0.1.0"\nedition = "2021"\n', encoding="utf-8")
+    (project / "shared" / "src" / "lib.rs").write_text(
+        'pub fn greeting() -> &\'static str { "from ../shared" }\n', encoding="utf-8")
+    (project / "wasmforge.toml").write_text(
+        '[project]\nname = "ws"\n\n[targets.app]\nkind = "rust"\npath = "app"\n', "utf-8")
+    built = wasmforge("build", cwd=project, env=_env(tmp_path))
+    assert built.returncode == 0, built.stderr
+    assert run_wasi_command(project / "dist" / "debug" / "app.wasm") == "from ../shared\n"
+    assert not (project / "app" / "Cargo.lock").exists()  # the project stays as it was

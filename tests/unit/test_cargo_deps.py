@@ -191,3 +191,14 @@ def test_the_store_takes_a_whole_entry_or_none(tmp_path: Path) -> None:
     assert not list((tmp_path / "deps" / ".staging").iterdir())
     store.remove(entry)
     assert store.entry("k") is None
+
+
+def test_a_package_without_lock_file_is_built_in_a_copy_of_the_whole_project(
+    tmp_path: Path,
+) -> None:
+    _files(tmp_path, "app/Cargo.toml", text=CARGO_TOML)
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\npath = "app"\n'))
+    copy, build = target.steps
+    assert copy.argv[3:7] == ("copy", "/src", "/out/app/cargo-src", "--exclude=./app/target")
+    assert "--exclude=./.git" in copy.argv
+    assert build.cwd == "/out/app/cargo-src/app"  # ../ of the package is the project's

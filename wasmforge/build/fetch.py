@@ -38,7 +38,6 @@ from wasmforge.errors import ToolchainError, ToolNotFoundError, UserError
 from wasmforge.fsutil import atomic_write_bytes
 from wasmforge.runner.base import Runner, Step
 from wasmforge.runner.local import LocalRunner, find_program
-from wasmforge.runner.owner import SCRATCH_PREFIX
 
 # Bump when what a fetch leaves in the store changes.
 FETCH_VERSION = 1
@@ -180,7 +179,7 @@ def generate_lock(
     """Write ``Cargo.lock`` of the Cargo target ``target``, resolved by the toolchain's cargo
     (network on, the project's registries) in a copy of the project; the one there is replaced
     whole, and only once the new one is complete."""
-    from wasmforge.build.rust import CARGO_TARGET_DIR, COPY_SCRIPT
+    from wasmforge.build.rust import copy_project_argv
     from wasmforge.build.sources import project_dir
     from wasmforge.config.model import RustTarget
     from wasmforge.kinds import toolchain_of
@@ -196,14 +195,14 @@ def generate_lock(
     with fetcher.store.staging() as staged:
         layout = runner.fetch_layout(staged)
         copy = f"{layout.out_base}/project"
-        excludes = [f"--exclude=./{(Path(package) / CARGO_TARGET_DIR).as_posix()}",
-                    f"--exclude={SCRATCH_PREFIX}*", "--exclude=./.git"]
-        if settings.out_dir.is_relative_to(root) and settings.out_dir != root:
-            excludes.append(f"--exclude=./{settings.out_dir.relative_to(root).as_posix()}")
-        script = COPY_SCRIPT + ' && cd "$dst/$WASMFORGE_PACKAGE" && cargo generate-lockfile'
+        inside = settings.out_dir.is_relative_to(root) and settings.out_dir != root
+        copy_argv = copy_project_argv(
+            layout.src, copy, package,
+            settings.out_dir.relative_to(root).as_posix() if inside else None)
+        script = copy_argv[2] + ' && cd "$dst/$WASMFORGE_PACKAGE" && cargo generate-lockfile'
         step = Step(
             description="write Cargo.lock (cargo generate-lockfile)",
-            argv=("sh", "-c", script, "lock", layout.src, copy, *excludes), cwd=layout.src,
+            argv=("sh", "-c", script, *copy_argv[3:]), cwd=layout.src,
             env=tuple(sorted({"CARGO_HOME": f"{layout.out_base}/{_CARGO_HOME}",
                               "WASMFORGE_PACKAGE": package, **sparse_flags(cargo)}.items())),
         )

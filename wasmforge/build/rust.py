@@ -39,7 +39,7 @@ CARGO_TARGET_DIR = "target"
 # sh -c SCRIPT copy SRC DST [tar options...]: copy a directory tree with tar's excludes, writable
 # by its owner (Cargo writes its lock file into it, and a step has no capability to override a
 # read-only mode it copied).
-COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
+_COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
                 'mkdir -p "$dst" && tar -C "$src" "$@" -cf - . | tar -C "$dst" -xf - '
                 '&& chmod -R u+w "$dst"')
 
@@ -106,20 +106,15 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     steps: list[Step] = []
     crate_dir = layout.in_src(package_dir)
     if not locked:
+        # The whole project, so that path dependencies (../shared) and .cargo/config.toml files
+        # above the package are where the package expects them.
         copy = f"{out}/cargo-src"
-        # tar rather than cp: it leaves out the user's own cargo builds (target/) and wasmforge's
-        # output dir, which holds this very copy when it is inside the package.
-        excludes = [f"--exclude=./{CARGO_TARGET_DIR}", f"--exclude={SCRATCH_PREFIX}*"]
-        if context.out_dir_in_project is not None:
-            below = Path(context.out_dir_in_project)
-            if below.is_relative_to(package_dir):
-                excludes.append(f"--exclude=./{below.relative_to(package_dir).as_posix()}")
         steps.append(Step(
-            description="copy the package (it has no Cargo.lock)",
-            argv=("sh", "-c", COPY_SCRIPT, "copy", crate_dir, copy, *excludes),
+            description="copy the project (the package has no Cargo.lock)",
+            argv=copy_project_argv(layout.src, copy, package, context.out_dir_in_project),
             cwd=layout.src,
         ))
-        crate_dir = copy
+        crate_dir = copy if package == "." else f"{copy}/{package}"
     argv = ["cargo", "build", "--offline", *(["--locked"] if locked else []),
             *(["--config", f"{out}/{DEPS_CONFIG}"] if cargo and cargo.fetch else []),
             "--target", target.triple, *(["--release"] if release else [])]
@@ -153,6 +148,19 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         cargo=cargo,
     )
     return _target_plan(name, target, action, f"{built}.wasm", (package, *action.sources))
+
+
+def copy_project_argv(
+    src: str, dest: str, package: str, out_dir_in_project: str | None,
+) -> tuple[str, ...]:
+    """Copies the project at ``src`` to ``dest``, writable, without the package's own cargo
+    builds (target/), wasmforge's output dir (which may hold this very copy) or scratch dirs.
+    tar rather than cp: cp has no excludes."""
+    own_target = CARGO_TARGET_DIR if package == "." else f"{package}/{CARGO_TARGET_DIR}"
+    excludes = [f"--exclude=./{own_target}", f"--exclude={SCRATCH_PREFIX}*", "--exclude=./.git"]
+    if out_dir_in_project is not None:
+        excludes.append(f"--exclude=./{out_dir_in_project}")
+    return ("sh", "-c", _COPY_SCRIPT, "copy", src, dest, *excludes)
 
 
 def _cargo_configs(context: PlanContext, package: str) -> tuple[str, ...]:
