@@ -86,6 +86,10 @@ class Console:
         if hint:
             self._line(f"hint: {hint}", style="cyan")
 
+    def detail(self, message: str) -> None:
+        """A line that belongs to the error before it (a backtrace): shown even when quiet."""
+        self._line(message)
+
     def _line(self, message: str, style: str | None = None) -> None:
         # Build steps of several targets print from their own threads: one whole line at a time.
         if self.fancy:

@@ -2,7 +2,9 @@
 
 From an image: argv = Entrypoint + (the user's args, else Cmd), environment = the config's Env plus
 ``--env``, stdio inherited, ``--dir HOST[:GUEST]`` preopened. The module's ``proc_exit`` code is
-returned; a trap is reported and returns 134 (128 + SIGABRT), as the wasmtime CLI does.
+returned; a trap returns 134 (128 + SIGABRT), as the wasmtime CLI does, and is reported on stderr as
+one line naming the module and the trap, then wasmtime's backtrace, innermost call first: function
+names from the name section, and for a module with DWARF (a debug build) file and line as well.
 
 The module runs on a thread of its own while the main thread waits for it, so that Ctrl-C, SIGTERM
 and ``--timeout`` are heard whatever the guest does: they interrupt its code (wasmtime's epoch
@@ -11,6 +13,7 @@ interruption); a guest blocked in a host call (reading stdin) is left behind as 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -26,6 +29,11 @@ TRAP_EXIT_CODE = 134
 TIMEOUT_EXIT_CODE = 124
 # After an interrupt, how long the guest gets to notice it before the process ends regardless.
 INTERRUPT_GRACE_SECONDS = 1.0
+# wasmtime reads it when a Config is made; "1" makes a backtrace give the file and line of each
+# frame from the module's DWARF (a debug build). Without DWARF it changes nothing.
+_BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
+# How wasmtime names a frame of a module without a module name (a compiler's output has none).
+_NO_MODULE_NAME = "<unknown>!"
 
 
 @dataclass(frozen=True)
@@ -79,7 +87,7 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
     if program.wasm.startswith(MAGIC):
         parse_module(program.wasm, program.origin)
-    engine_config = wasmtime.Config()
+    engine_config = _engine_config()
     engine_config.epoch_interruption = True
     engine = wasmtime.Engine(engine_config)
     try:
@@ -121,7 +129,7 @@ def _instantiate_and_start(
         instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:  # the module's start function trapped
         if not stopping.is_set():  # (an interrupt is not the module's trap)
-            get_console().error(f"{program.origin}: trapped while starting: {_cause(trap)}")
+            _report_trap(program.origin, "trapped while starting", trap)
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         msg = f"{program.origin}: cannot instantiate: {_cause(error)}"
@@ -134,7 +142,7 @@ def _instantiate_and_start(
         return int(done.code)
     except wasmtime.Trap as trap:
         if not stopping.is_set():
-            get_console().error(f"{program.origin}: trapped: {_cause(trap)}")
+            _report_trap(program.origin, "trapped", trap)
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         # A host function refused: e.g. proc_exit with a status of 126 or more, which wasmtime
@@ -179,6 +187,52 @@ def _supervised(
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def _engine_config() -> Any:
+    """A wasmtime Config whose backtraces have file and line where DWARF says them, unless the user
+    set WASMTIME_BACKTRACE_DETAILS (their value is used)."""
+    import wasmtime
+
+    if _BACKTRACE_DETAILS in os.environ:
+        return wasmtime.Config()
+    os.environ[_BACKTRACE_DETAILS] = "1"
+    try:
+        return wasmtime.Config()
+    finally:
+        del os.environ[_BACKTRACE_DETAILS]
+
+
+def _report_trap(origin: str, what: str, trap: Any) -> None:
+    """The trap in one line, then its backtrace, then a hint if no frame has a function name."""
+    console = get_console()
+    console.error(f"{origin}: {what}: {_cause(trap)}")
+    frames = backtrace_lines(str(trap))
+    if not frames:
+        return
+    console.detail("wasm backtrace (innermost call first):")
+    for line in frames:
+        console.detail(line)
+    if not any(frame.func_name for frame in trap.frames):
+        console.detail("(no function names: the module has no name section; build it with a "
+                       "profile that keeps names, strip-names = false)")
+
+
+def backtrace_lines(message: str) -> list[str]:
+    """The frames of wasmtime's trap message, as wasmtime wrote them (names demangled, ``at
+    file:line`` lines under a frame), without the "<unknown>!" of a module that has no name."""
+    lines = message.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if line.endswith("wasm backtrace:")), None)
+    if start is None:
+        return []
+    frames = []
+    for line in lines[start:]:
+        # The frames end at a blank line, wasmtime's note about WASMTIME_BACKTRACE_DETAILS, or the
+        # cause.
+        if not line.strip() or line.lstrip().startswith(("note:", "Caused by:")):
+            break
+        frames.append(line.replace(_NO_MODULE_NAME, ""))
+    return frames
 
 
 def _cause(error: Exception) -> str:
