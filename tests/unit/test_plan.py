@@ -82,7 +82,7 @@ def test_c_sources_compile_one_by_one_then_link(tmp_path: Path) -> None:
     assert compile_a.depfiles == (".wasmforge/obj/src/a.c.d",)
     assert compile_b.sources == ("src/b.c",)
     assert link.steps[0].argv == (
-        "clang", "--target=wasm32-wasi", "-O0", "-g",
+        "clang", "--target=wasm32-wasi", "-g",
         "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out/hello=/out", "-Wall",
         "/out/hello/.wasmforge/obj/src/a.c.o", "/out/hello/.wasmforge/obj/src/b.c.o",
         "-lm", "-Wl,--trace", "-o", "/out/hello/hello.wasm",
@@ -171,6 +171,47 @@ def test_release_profile_optimises_for_size_without_debug_info(tmp_path: Path) -
     assert "-Os" in argv
     assert "-g" not in argv
     assert "-O0" not in argv
+
+
+def test_the_link_gets_no_optimisation_level(tmp_path: Path) -> None:
+    # clang 16 reads a level at the link only to run wasm-opt itself, which drops the name section:
+    # the level goes to the compiles, and wasm-opt is the optimize action's.
+    _files(tmp_path, "a.c")
+    target = _only(_plan(tmp_path, """
+[targets.t]
+kind = "wasi-sdk"
+sources = ["a.c"]
+cflags = ["-O2", "-flto", "-Ofast", "--optimize=3", "-ObjC"]
+ldflags = ["-Wl,--lto-O3"]
+""", profile="release"))
+    compile_argv = target.action("compile a.c").steps[0].argv
+    levels = [a for a in compile_argv if a.startswith(("-O", "--optimize")) and a != "-ObjC"]
+    assert levels == ["-Os", "-O2", "-Ofast", "--optimize=3"]  # the compiles get every level
+    link_argv = target.action("link").steps[0].argv
+    assert [a for a in link_argv if a.startswith(("-O", "--optimize"))] == ["-ObjC"]
+    assert "-flto" in link_argv
+    assert "-Wl,--lto-O3" in link_argv
+    assert target.action("optimize").kind == "optimize"
+
+
+@pytest.mark.parametrize(("profile_toml", "profile", "expected"), [
+    ("", "release", True),  # names kept, no -g: emcc must be told
+    ("", "debug", False),  # -g keeps names (and DWARF) already
+    ('[profile.tiny]\ninherits = "release"\nstrip-names = true\n', "tiny", False),
+])
+def test_emscripten_keeps_names_when_the_profile_does(
+    tmp_path: Path, profile_toml: str, profile: str, expected: bool
+) -> None:
+    # emcc's output is not stripped again by wasmforge: what emcc keeps is what ships.
+    _files(tmp_path, "main.c")
+    target = _only(_plan(tmp_path, profile_toml + """
+[targets.sa]
+kind = "emscripten"
+environment = "standalone"
+sources = ["main.c"]
+""", profile=profile))
+    assert ("--profiling-funcs" in target.action("link").steps[0].argv) == expected
+    assert "--profiling-funcs" not in target.action("compile main.c").steps[0].argv
 
 
 def test_cxx_sources_use_clangxx_without_exceptions(tmp_path: Path) -> None:

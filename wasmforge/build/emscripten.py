@@ -33,6 +33,7 @@ from wasmforge.build.plan import (
 from wasmforge.build.sources import expand_sources, project_dir
 from wasmforge.build.wasi_sdk import LINK_TRACE, compile_actions, link_action
 from wasmforge.config.model import EmscriptenTarget
+from wasmforge.config.resolve import Profile
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
 
@@ -84,7 +85,7 @@ def plan_target(
                                flag_words=[*target.cflags, *settings])
     objects = tuple(action.produces[0] for action in compiles)
     argv = [
-        "emcc", *profile_flags, *target.cflags,
+        "emcc", *profile_flags, *_name_flags(profile), *target.cflags,
         *[f"{out}/{obj}" for obj in objects],
         *target.ldflags,
         *[f"-l{lib}" for lib in target.libs],
@@ -127,6 +128,12 @@ def plan_target(
     )
     # Only when asked: emcc already ran wasm-opt at the profile's level.
     return plan, target.optimize and "optimize" in target.model_fields_set
+
+
+def _name_flags(profile: Profile) -> list[str]:
+    """What keeps the name section when the profile keeps names: emcc drops it unless built with -g
+    (which keeps DWARF too) or told ``--profiling-funcs``, and its output is not stripped again."""
+    return ["--profiling-funcs"] if not profile.strip_names and not profile.debug_info else []
 
 
 def _setting(key: str, value: str | int | bool | list[str]) -> str:

@@ -2,7 +2,14 @@
 
 Each source is compiled on its own (``-c``, with ``-MD`` naming the headers it read), then the
 objects are linked: compiles run in parallel and are cached one by one, so touching one file
-recompiles one file. The module is byte for byte what a single clang run over all sources gives.
+recompiles one file. The module is byte for byte what a single clang run over all sources gives
+with no optimisation level at its link.
+
+The link gets no ``-O`` level, neither the profile's nor one from cflags: clang 16 reads it at a
+link only to run a ``wasm-opt`` it finds on PATH over the linked module, without ``-g`` (so the name
+section is lost) and without the module's features. The optimize action runs wasm-opt instead, as
+the profile says, and is cached on its own. (An LTO level is wasm-ld's: ``-Wl,--lto-O3`` in
+ldflags.)
 
 With ``command`` the user's build runs in the project dir with these variables set:
 ``WASMFORGE_OUT`` (the only writable dir: put build trees there), ``CC``, ``CXX``, ``CFLAGS``,
@@ -16,7 +23,7 @@ from __future__ import annotations
 import shlex
 
 from wasmforge.build.action import Action
-from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
+from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags, without_opt_levels
 from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import expand_sources, is_cxx, project_dir, referenced_paths
 from wasmforge.config.model import WasiSdkTarget
@@ -50,7 +57,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     layout = context.layout
     out = layout.out(name)
     env = tuple(sorted(target.env.items()))
-    profile_flags = _profile_flags(context, name, cxx=language == "c++")
+    cxx = language == "c++"
+    profile_flags = _profile_flags(context, name, cxx=cxx)
     compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *target.cflags]
     compiles = compile_actions(context, name, TOOLCHAIN, [driver, WASI_TARGET, *compile_flags],
                                sources, env, flag_words=target.cflags)
@@ -58,7 +66,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     produced = f"{name}.wasm"
     link_flags = [*target.ldflags, *[f"-l{lib}" for lib in target.libs]]
     argv = (
-        driver, WASI_TARGET, *profile_flags, *target.cflags,
+        driver, WASI_TARGET, *_profile_flags(context, name, cxx=cxx, link=True),
+        *without_opt_levels(target.cflags),
         *([f"-mexec-model={target.exec_model}"] if target.exec_model == "reactor" else []),
         *[f"-Wl,--export={symbol}" for symbol in target.exports],
         *[f"{out}/{obj}" for obj in objects], *link_flags, LINK_TRACE,
@@ -113,12 +122,15 @@ def link_action(
     )
 
 
-def _profile_flags(context: PlanContext, name: str, *, cxx: bool) -> list[str]:
-    """Flags that compiles and the link share. The link also gets the user's cflags (-flto and the
-    like matter there); include dirs and defines only matter to the preprocessor."""
+def _profile_flags(
+    context: PlanContext, name: str, *, cxx: bool, link: bool = False
+) -> list[str]:
+    """Flags that compiles and the link share, but for the level, which the link does not get (see
+    the module docstring). The link also gets the user's cflags (-flto and the like matter there);
+    include dirs and defines only matter to the preprocessor."""
     profile = context.profile
     return [
-        clang_opt_flag(profile.opt_level),
+        *([] if link else [clang_opt_flag(profile.opt_level)]),
         *(["-g"] if profile.debug_info else []),
         *c_remap_flags(context.layout, name),
         # WASI has no C++ exceptions in this toolchain (libc++ is built without them).
