@@ -223,3 +223,17 @@ def test_a_package_without_lock_file_finds_its_path_dependencies(tmp_path: Path)
     assert built.returncode == 0, built.stderr
     assert run_wasi_command(project / "dist" / "debug" / "app.wasm") == "from ../shared\n"
     assert not (project / "app" / "Cargo.lock").exists()  # the project stays as it was
+
+
+def test_fetch_with_the_local_runner_uses_this_machines_cargo(
+    registry: SparseRegistry, tmp_path: Path,
+) -> None:
+    need(shutil.which("cargo") is not None, "cargo on PATH (apt-get install cargo)")
+    project = _project(tmp_path / "counted", registry)
+    fetched = wasmforge("fetch", "--runner", "local", "--json", cwd=project, env=_env(tmp_path))
+    assert fetched.returncode == 0, fetched.stderr
+    assert '"crates": 2' in fetched.stdout
+    assert _downloads(registry) == 2
+    entry = next((tmp_path / "cache" / "deps").glob("[0-9a-f]*"))
+    assert sorted(p.name for p in (entry / "vendor").iterdir()) == list(CRATES)
+    assert not (entry / "cargo-home").exists()  # only the crates are kept
