@@ -150,19 +150,24 @@ def test_check_reproducible_builds_twice(docker_ready: None, tmp_path: Path) -> 
     assert "reproducible" in done.stderr
 
 
-def test_rust_package_without_a_lock_file_builds_from_a_copy(
+def test_rust_package_without_a_lock_file_is_told_how_to_make_one(
     docker_ready: None, tmp_path: Path
 ) -> None:
+    """It depends on a registry crate: wasmforge fetches only what a lock file names, says so,
+    and ``wasmforge lock`` writes one with the image's cargo (here from the crates the image
+    carries, as the sample's .cargo/config.toml says)."""
     del docker_ready
     project = copy_sample("rust-cargo", tmp_path)
+    committed = (project / "Cargo.lock").read_text("utf-8")
     (project / "Cargo.lock").unlink()
-    project.chmod(0o555)  # as read-only as the container's view of it
-    try:
-        done = wasmforge("build", project, "--runner", "docker", "-o", tmp_path / "out")
-    finally:
-        project.chmod(0o755)
+    done = wasmforge("build", project, "--runner", "docker", "-o", tmp_path / "out")
+    assert done.returncode == 3, done.stderr
+    assert "wasmforge lock rusty" in done.stderr
+    locked = wasmforge("lock", "rusty", "--project", project)
+    assert locked.returncode == 0, locked.stderr
+    assert (project / "Cargo.lock").read_text("utf-8") == committed
+    done = wasmforge("build", project, "--runner", "docker", "-o", tmp_path / "out")
     assert done.returncode == 0, done.stderr
-    assert not (project / "Cargo.lock").exists()
     assert run_wasi_command(tmp_path / "out" / "debug" / "rusty.wasm") == expected_output(
         "rust-cargo")
 
