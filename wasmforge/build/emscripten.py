@@ -31,7 +31,7 @@ from wasmforge.build.plan import (
     output_stem,
 )
 from wasmforge.build.sources import expand_sources, project_dir
-from wasmforge.build.wasi_sdk import LINK_TRACE, compile_actions, link_action
+from wasmforge.build.wasi_sdk import LINK_TRACE, compile_actions, link_action, user_flags
 from wasmforge.config.model import EmscriptenTarget
 from wasmforge.config.resolve import Profile
 from wasmforge.errors import ConfigError
@@ -72,22 +72,24 @@ def plan_target(
         *c_remap_flags(layout, name),
     ]
     settings = [_setting(key, value) for key, value in sorted(target.settings.items())]
-    node_rawfs, rawfs_flags = _node_rawfs(name, target, settings)
+    cflags, ldflags = user_flags(context, "emscripten", target)
+    # In the order of the link's argv: emcc keeps the last value of a setting.
+    node_rawfs, rawfs_flags = _node_rawfs(name, target, [*cflags, *ldflags, *settings])
     compile_flags = [
         *profile_flags,
         *[f"-I{layout.in_src(project_dir(context.root, name, 'include-dirs', d))}"
           for d in target.include_dirs],
         *define_flags(target.defines),
-        *target.cflags,
+        *cflags,
         *settings, *([_QUIET_SETTINGS] if settings else []),
     ]
     compiles = compile_actions(context, name, TOOLCHAIN, ["emcc", *compile_flags], sources, env,
-                               flag_words=[*target.cflags, *settings])
+                               flag_words=[*cflags, *settings])
     objects = tuple(action.produces[0] for action in compiles)
     argv = [
-        "emcc", *profile_flags, *_name_flags(profile), *target.cflags,
+        "emcc", *profile_flags, *_name_flags(profile), *cflags,
         *[f"{out}/{obj}" for obj in objects],
-        *target.ldflags,
+        *ldflags,
         *[f"-l{lib}" for lib in target.libs],
         LINK_TRACE,
     ]
@@ -119,7 +121,7 @@ def plan_target(
         main_module = f"{stem}.wasm"
     link = link_action(context, TOOLCHAIN, tuple(argv), compiles,
                        tuple(o.produced for o in outputs), env,
-                       flag_words=[*target.cflags, *target.ldflags, *settings], files=files)
+                       flag_words=[*cflags, *ldflags, *settings], files=files)
     plan = TargetPlan(
         name=name, kind="emscripten", toolchain=TOOLCHAIN, actions=(*compiles, link),
         outputs=outputs, main_module=main_module, js_glue=target.environment != "standalone",
@@ -147,23 +149,22 @@ def _setting(key: str, value: str | int | bool | list[str]) -> str:
 
 
 def _node_rawfs(
-    name: str, target: EmscriptenTarget, settings: list[str]
+    name: str, target: EmscriptenTarget, words: list[str]
 ) -> tuple[bool, list[str]]:
     """Whether the program gets the host's file system (NODERAWFS), and the link flags wasmforge
-    adds for it: none when the target's own flags or settings already decide."""
+    adds for it: none when the flags or settings (``words``, in link order) already decide."""
     chosen = "node_rawfs" in target.model_fields_set
     if target.environment != "node":
         if chosen:
             msg = f"targets.{name}.node-rawfs: only for environment = \"node\""
             raise ConfigError(msg)
         return False, []
-    # In the order of the link's argv: emcc keeps the last value of a setting.
-    words = [*target.cflags, *target.ldflags, *settings]
     own = _last_setting(words, "NODERAWFS")
     if own is not None:
         if chosen and own != target.node_rawfs:
             msg = (f"targets.{name}.node-rawfs = {str(target.node_rawfs).lower()} contradicts "
-                   f"NODERAWFS={int(own)} in the target's flags or settings")
+                   f"NODERAWFS={int(own)} in the target's or [toolchains.emscripten]'s flags, "
+                   "or in its settings")
             raise ConfigError(msg, hint="keep one of them")
         return own, []
     packing = next((w for w in words if w.partition("=")[0] in _FILE_PACKING), None)

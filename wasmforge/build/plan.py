@@ -17,6 +17,7 @@ from wasmforge.build.action import Action
 from wasmforge.config.model import (
     EmscriptenTarget,
     RustTarget,
+    ToolchainsConfig,
     WasiSdkTarget,
     WasmforgeConfig,
     WatTarget,
@@ -107,6 +108,8 @@ class PlanContext:
     # The output directory relative to the project, when it is inside it: copies of the project
     # (a Cargo package without a lock file) and whole-tree inputs must leave it out.
     out_dir_in_project: str | None = None
+    # ``[toolchains]``: the flags that every target of a kind gets before its own.
+    toolchains: ToolchainsConfig = field(default_factory=ToolchainsConfig)
     # Filled while planning: each source glob and what it matched, and the files whose absence
     # the plan relies on (a .cargo/config.toml that is not there).
     globs: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -132,7 +135,8 @@ def plan_build(
                    "inside it (the default is dist) or elsewhere")
             raise ConfigError(msg)
     context = PlanContext(root=root, profile=profile, layout=layout,
-                          host_layout=host_layout or layout, out_dir_in_project=inside)
+                          host_layout=host_layout or layout, out_dir_in_project=inside,
+                          toolchains=config.toolchains)
     names = targets if targets else tuple(config.targets)
     plans = tuple(_plan_target(name, config, context) for name in names)
     check_output_names(config, plans)

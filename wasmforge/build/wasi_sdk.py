@@ -21,12 +21,13 @@ its input.
 from __future__ import annotations
 
 import shlex
+from typing import Literal
 
 from wasmforge.build.action import Action
 from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags, without_opt_levels
 from wasmforge.build.plan import Output, PlanContext, TargetPlan, module_name
 from wasmforge.build.sources import expand_sources, is_cxx, project_dir, referenced_paths
-from wasmforge.config.model import WasiSdkTarget
+from wasmforge.config.model import CFamilyFields, WasiSdkTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
@@ -58,26 +59,36 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     out = layout.out(name)
     env = tuple(sorted(target.env.items()))
     cxx = language == "c++"
+    cflags, ldflags = user_flags(context, "wasi-sdk", target)
     profile_flags = _profile_flags(context, name, cxx=cxx)
-    compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *target.cflags]
+    compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *cflags]
     compiles = compile_actions(context, name, TOOLCHAIN, [driver, WASI_TARGET, *compile_flags],
-                               sources, env, flag_words=target.cflags)
+                               sources, env, flag_words=cflags)
     objects = tuple(action.produces[0] for action in compiles)
     produced = f"{name}.wasm"
-    link_flags = [*target.ldflags, *[f"-l{lib}" for lib in target.libs]]
+    link_flags = [*ldflags, *[f"-l{lib}" for lib in target.libs]]
     argv = (
         driver, WASI_TARGET, *_profile_flags(context, name, cxx=cxx, link=True),
-        *without_opt_levels(target.cflags),
+        *without_opt_levels(cflags),
         *([f"-mexec-model={target.exec_model}"] if target.exec_model == "reactor" else []),
         *[f"-Wl,--export={symbol}" for symbol in target.exports],
         *[f"{out}/{obj}" for obj in objects], *link_flags, LINK_TRACE,
         "-o", f"{out}/{produced}",
     )
     link = link_action(context, TOOLCHAIN, argv, compiles, (produced,), env,
-                       flag_words=[*target.cflags, *target.ldflags])
+                       flag_words=[*cflags, *ldflags])
     plan = _target_plan(name, target, (*compiles, link), produced,
                         (*sources, *link.sources, *link.trees))
     return plan, target.optimize
+
+
+def user_flags(
+    context: PlanContext, kind: Literal["wasi-sdk", "emscripten"], target: CFamilyFields
+) -> tuple[list[str], list[str]]:
+    """The cflags and ldflags of ``[toolchains.<kind>]`` followed by the target's own: for clang
+    and emcc a later flag wins, so the target overrides what its toolchain's table says."""
+    kind_cflags, kind_ldflags = context.toolchains.c_flags(kind)
+    return [*kind_cflags, *target.cflags], [*kind_ldflags, *target.ldflags]
 
 
 def compile_actions(
@@ -171,10 +182,11 @@ def _plan_command(
         raise ConfigError(msg)
     layout = context.layout
     out = layout.out(name)
+    user_cflags, user_ldflags = user_flags(context, "wasi-sdk", target)
     flags = [*_profile_flags(context, name, cxx=False),
-             *_preprocessor_flags(target, context, name), *target.cflags]
+             *_preprocessor_flags(target, context, name), *user_cflags]
     cflags = shlex.join([WASI_TARGET, *flags])
-    ldflags = shlex.join([WASI_TARGET, *target.ldflags, *[f"-l{lib}" for lib in target.libs]])
+    ldflags = shlex.join([WASI_TARGET, *user_ldflags, *[f"-l{lib}" for lib in target.libs]])
     env = {
         "WASMFORGE_OUT": out,
         "CC": "clang",

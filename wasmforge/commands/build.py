@@ -257,7 +257,7 @@ def _recipe_files(settings: Settings) -> list[Path]:
     from wasmforge.toolchains.tagging import recipe_files
 
     directories = [toolchains_dir()]
-    for override in settings.config.toolchains.values():
+    for override in settings.config.toolchains.overrides().values():
         if override.recipe:
             directories.append(settings.root / override.recipe)
     return [p for d in directories if d.is_dir() for p in recipe_files(d)]

@@ -72,6 +72,8 @@ def format_validation_error(path: Path, text: str, error: ValidationError) -> st
         suggestion = _suggest(first["loc"])
         if suggestion:
             message += f" (did you mean {suggestion!r}?)"
+        else:
+            message += _toolchain_note(first["loc"])
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "union_tag_invalid":
@@ -85,6 +87,22 @@ def format_validation_error(path: Path, text: str, error: ValidationError) -> st
     where = f"{path}:{line}" if line else str(path)
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     return f"{where}: {key}: {message}{more}"
+
+
+# Keys that belong to some toolchain tables only: what to say when another table has them.
+_C_TOOLCHAIN_KEYS = ("cflags", "ldflags")
+
+
+def _toolchain_note(loc: tuple[int | str, ...]) -> str:
+    """Why ``[toolchains]`` has no such table or key, when it is one that exists elsewhere."""
+    if loc[:1] != ("toolchains",):
+        return ""
+    if loc == ("toolchains", "wat"):
+        return ": WAT has no toolchain image (WABT runs inside wasmforge)"
+    if len(loc) == 3 and loc[2] in _C_TOOLCHAIN_KEYS:
+        return (": only [toolchains.wasi-sdk] and [toolchains.emscripten] take cflags and ldflags "
+                "(a rust target has rustflags)")
+    return ""
 
 
 def _kinds() -> str:

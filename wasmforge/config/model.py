@@ -12,8 +12,6 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
-from wasmforge.kinds import TargetKind
-
 OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
 PackageFormat = Literal["image", "artifact", "both"]
 RunnerName = Literal["auto", "docker", "local"]
@@ -191,6 +189,38 @@ class ToolchainOverride(StrictModel):
         return value
 
 
+class CToolchainOverride(ToolchainOverride):
+    """``[toolchains.wasi-sdk]``, ``[toolchains.emscripten]``: also flags for every target of the
+    kind, given before the target's own (for clang a later flag wins, so a target can override).
+    Per kind because the compilers differ: clang 16 in wasi-sdk, emcc 3.1.6's clang 14, which warns
+    about flags it does not know."""
+
+    cflags: list[str] = Field(
+        default=[], description="Compile flags of every target of this kind, before its cflags."
+    )
+    ldflags: list[str] = Field(
+        default=[], description="Link flags of every target of this kind, before its ldflags."
+    )
+
+
+class ToolchainsConfig(StrictModel):
+    """``[toolchains]``: a table per toolchain kind. WAT has none: WABT runs inside wasmforge."""
+
+    wasi_sdk: CToolchainOverride | None = None
+    rust: ToolchainOverride | None = None
+    emscripten: CToolchainOverride | None = None
+
+    def overrides(self) -> dict[str, ToolchainOverride]:
+        """The tables that are set, by toolchain kind ('wasi-sdk', 'rust', 'emscripten')."""
+        return {_kebab(name): value for name in type(self).model_fields
+                if (value := getattr(self, name)) is not None}
+
+    def c_flags(self, kind: Literal["wasi-sdk", "emscripten"]) -> tuple[list[str], list[str]]:
+        """The cflags and ldflags that every target of ``kind`` gets before its own."""
+        table = self.wasi_sdk if kind == "wasi-sdk" else self.emscripten
+        return (table.cflags, table.ldflags) if table is not None else ([], [])
+
+
 class BuildConfig(StrictModel):
     """``[build]``: defaults for ``wasmforge build`` (environment and flags override them)."""
 
@@ -259,7 +289,7 @@ class WasmforgeConfig(StrictModel):
     cache: CacheConfig = CacheConfig()
     limits: LimitsConfig = LimitsConfig()
     profile: dict[str, ProfileConfig] = {}
-    toolchains: dict[TargetKind, ToolchainOverride] = {}
+    toolchains: ToolchainsConfig = ToolchainsConfig()
     targets: dict[str, Target] = Field(min_length=1)
 
     @field_validator("profile")

@@ -85,10 +85,8 @@ def resolve_source(
     """The image source for ``kind`` under ``config`` (see the module docstring)."""
     check_kind(kind)
     shipped = load_shipped_recipe(kind)
-    # Keys are the ToolchainKind literals; check_kind above made ``kind`` one of them.
-    toolchains: Mapping[str, ToolchainOverride] = (
-        {str(k): v for k, v in config.toolchains.items()} if config else {}
-    )
+    # check_kind above made ``kind`` one of the image kinds, which are the tables' names.
+    toolchains: Mapping[str, ToolchainOverride] = config.toolchains.overrides() if config else {}
     override = toolchains.get(kind)
     if override is not None and override.image and override.recipe:
         msg = f"toolchains.{kind}: set either 'image' or 'recipe', not both"
@@ -185,8 +183,9 @@ def ensure_image(
 ) -> ToolchainImage:
     """The image for ``kind``, built on first use (progress on the console) when missing.
 
-    Honours ``config.toolchains[kind]``: a digest-pinned image is pulled if absent, a recipe
-    directory (relative to ``root``, default the current directory) is built like a shipped one.
+    Honours ``[toolchains.<kind>]`` of ``config``: a digest-pinned image is pulled if absent, a
+    recipe directory (relative to ``root``, default the current directory) is built like a shipped
+    one.
     ``base`` and ``lock`` replace ``toolchains/base.toml`` and the per-user lock file (tests).
     """
     from wasmforge.engine import docker_client
