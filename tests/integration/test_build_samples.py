@@ -69,28 +69,33 @@ def test_manifest_describes_every_output(
         publish = project / "dist" / "debug"
         manifest = json.loads((publish / "wasmforge-build.json").read_text())
         assert manifest["profile"] == "debug"
-        (entry,) = manifest["targets"]
-        assert entry["source_date_epoch"] == result["source_date_epoch"]
-        for record in entry["files"]:
-            data = (publish / record["path"]).read_bytes()
-            assert record["sha256"] == hashlib.sha256(data).hexdigest(), sample
-            assert record["size"] == len(data)
-        assert (publish / entry["main_module"]).suffix == ".wasm"
-        if sample.startswith("emscripten-") and sample != "emscripten-standalone":
-            assert entry["js_glue"]
-            assert not entry["wasi"]
-        else:
-            assert entry["wasi"]
-            assert entry["exec_model"] in ("command", "reactor")
-        if entry["kind"] != "wat":
-            assert entry["toolchain_image_id"].startswith("sha256:")
+        assert len(manifest["targets"]) == len(result["targets"])
+        for entry in manifest["targets"]:
+            assert entry["source_date_epoch"] == result["source_date_epoch"]
+            for record in entry["files"]:
+                data = (publish / record["path"]).read_bytes()
+                assert record["sha256"] == hashlib.sha256(data).hexdigest(), sample
+                assert record["size"] == len(data)
+            assert (publish / entry["main_module"]).suffix == ".wasm"
+            if sample.startswith("emscripten-") and sample != "emscripten-standalone":
+                assert entry["js_glue"]
+                assert not entry["wasi"]
+            else:
+                assert entry["wasi"]
+                assert entry["exec_model"] in ("command", "reactor")
+            if entry["kind"] != "wat":
+                assert entry["toolchain_image_id"].startswith("sha256:")
     web = {f["path"] for f in json.loads(
         (built_samples["emscripten-web"][0] / "dist/debug/wasmforge-build.json").read_text()
     )["targets"][0]["files"]}
     assert web == {"page.js", "page.wasm", "page.html"}
     reactor = json.loads(
         (built_samples["c-reactor"][0] / "dist/debug/wasmforge-build.json").read_text())
-    assert reactor["targets"][0]["exec_model"] == "reactor"
+    module, component = reactor["targets"]
+    assert module["exec_model"] == component["exec_model"] == "reactor"
+    assert "component" not in module
+    assert component["component"]["world"] == "mathlib"
+    assert component["component"]["adapter"]["kind"] == "reactor"
 
 
 def test_html_page_loads_the_glue(built_samples: dict[str, tuple[Path, dict[str, Any]]]) -> None:

@@ -8,6 +8,7 @@ that its cache key (``wasmforge.cache.key``) is the same in every checkout and o
     compile (one per source) ─► link ─► optimize ─► (package, in wasmforge build)
     build (Cargo, a build command) ─► optimize
     assemble (WAT) ─► optimize
+    ... ─► componentize (a component target: after the module's last action)
 
 What the tools discover for themselves (headers, Rust modules, libraries a linker searched) is read
 back from their own dependency output after the action ran (``depfiles``, ``trace``): those files
@@ -22,12 +23,12 @@ from typing import Literal
 from wasmforge.build.cargo_deps import CargoDependencies
 from wasmforge.runner.base import Step
 
-ActionKind = Literal["compile", "link", "build", "assemble", "optimize"]
+ActionKind = Literal["compile", "link", "build", "assemble", "optimize", "componentize"]
 
 # What each kind of action does, versioned: bump a number when that kind's implementation changes
 # what it produces (flags it adds, how its outputs are made), so that no older entry matches.
 ACTION_VERSIONS: dict[ActionKind, int] = {
-    "compile": 1, "link": 1, "build": 1, "assemble": 1, "optimize": 1,
+    "compile": 1, "link": 1, "build": 1, "assemble": 1, "optimize": 1, "componentize": 1,
 }
 
 

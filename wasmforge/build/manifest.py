@@ -39,6 +39,44 @@ def file_record(path: Path, name: str | None = None) -> FileRecord:
 
 
 @dataclass(frozen=True)
+class ComponentRecord:
+    """How a component target's component was made (``componentize`` in wasmforge.component)."""
+
+    adapter: str | None  # "@bytecodealliance/jco@1.35.0 wasi_snapshot_preview1.command.wasm"
+    adapter_sha256: str | None
+    adapter_kind: str | None  # command or reactor; None: the toolchain made the component
+    world: str | None  # the WIT world it exports, when the target named one
+
+    def to_json(self) -> dict[str, Any]:
+        return {"adapter": {"version": self.adapter, "sha256": self.adapter_sha256,
+                            "kind": self.adapter_kind} if self.adapter else None,
+                "world": self.world}
+
+    @classmethod
+    def from_json(cls, data: Any) -> ComponentRecord:
+        """From ``to_json``'s shape (also what the componentize action records); TypeError if
+        it is not that."""
+        if not isinstance(data, dict):
+            msg = f"component is {data!r}, not an object"
+            raise TypeError(msg)
+        adapter = data.get("adapter")
+        world = data.get("world")
+        if adapter is not None and not isinstance(adapter, dict):
+            msg = f"component.adapter is {adapter!r}, not an object"
+            raise TypeError(msg)
+        adapter = adapter or {}
+        return cls(adapter=_optional_text(adapter, "version"),
+                    adapter_sha256=_optional_text(adapter, "sha256"),
+                    adapter_kind=_optional_text(adapter, "kind"),
+                    world=world if isinstance(world, str) else None)
+
+
+def _optional_text(data: dict[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
 class ManifestEntry:
     """One built target. File paths are relative to the manifest's directory."""
 
@@ -57,6 +95,8 @@ class ManifestEntry:
     # Node output linked with NODERAWFS (sees the host's files). Builds before wasmforge added it
     # by default have no such field, and were linked without it: False.
     node_rawfs: bool = False
+    # A WASI 0.2 component (its main module), and how it was made; None for a core module.
+    component: ComponentRecord | None = None
 
     @property
     def wasi(self) -> bool:
@@ -85,6 +125,8 @@ class ManifestEntry:
             document["environment"] = self.environment
         if self.environment == "node":
             document["node_rawfs"] = self.node_rawfs
+        if self.component is not None:
+            document["component"] = self.component.to_json()
         return document
 
     @classmethod
@@ -118,6 +160,8 @@ class ManifestEntry:
                 environment=data.get("environment") if isinstance(data.get("environment"), str)
                 else None,
                 node_rawfs=node_rawfs,
+                component=ComponentRecord.from_json(data["component"])
+                if data.get("component") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as error:
             msg = f"{where}: targets.{name}: malformed entry ({error})"

@@ -146,6 +146,7 @@ def plan_build(
 
 def _plan_target(name: str, config: WasmforgeConfig, context: PlanContext) -> TargetPlan:
     from wasmforge.build import emscripten, rust, wasi_sdk, wat
+    from wasmforge.build.component import with_componentizer
 
     target = config.targets[name]
     planned: tuple[TargetPlan, bool]
@@ -161,7 +162,8 @@ def _plan_target(name: str, config: WasmforgeConfig, context: PlanContext) -> Ta
         case _:
             assert_never(target)
     plan, optimize = planned
-    return with_optimizer(plan, context.profile) if optimize else plan
+    plan = with_optimizer(plan, context.profile) if optimize else plan
+    return with_componentizer(name, plan, target, context)
 
 
 def with_optimizer(plan: TargetPlan, profile: Profile) -> TargetPlan:
@@ -177,7 +179,9 @@ def with_optimizer(plan: TargetPlan, profile: Profile) -> TargetPlan:
     action = Action(
         name="optimize", kind="optimize", toolchain=KINDS[plan.kind].optimizer,
         consumes=(main.produced,), produces=(optimized,),
-        params=tuple(sorted((k, repr(v)) for k, v in profile.as_dict().items() if k != "name")),
+        # What changes its output: not the profile's name, nor whether a component follows.
+        params=tuple(sorted((k, repr(v)) for k, v in profile.as_dict().items()
+                            if k not in ("name", "component"))),
         after=tuple(a.name for a in plan.actions if main.produced in a.produces),
     )
     outputs = tuple(Output(produced=optimized, name=o.name) if o is main else o

@@ -17,6 +17,7 @@ COMMAND_MODULES: dict[str, str] = {
     "validate": "wasmforge.commands.wat",
     "inspect": "wasmforge.commands.inspect",
     "opt": "wasmforge.commands.opt",
+    "componentize": "wasmforge.commands.componentize",
     "package": "wasmforge.commands.package",
     "push": "wasmforge.commands.push",
     "pull": "wasmforge.commands.pull",

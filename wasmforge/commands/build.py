@@ -68,6 +68,11 @@ def build(
         bool, typer.Option("--no-package",
                            help="Do not package targets that have a package table in wasmforge.toml."),
     ] = False,
+    component: Annotated[
+        bool, typer.Option("--component",
+                           help="Make every WASI target a WASI 0.2 component (as the profile's "
+                                "component = true).")
+    ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache",
                            help="Run every action; do not take results from the cache.")
@@ -138,7 +143,7 @@ def build(
                    out_dir=out_dir.resolve() if out_dir else None,
                    targets=tuple(dict.fromkeys(target or ())), keep_going=keep_going,
                    cache_from=cache_from, cache_to=cache_to, no_cache=no_cache,
-                   cache_required=cache_required, insecure=insecure),
+                   cache_required=cache_required, insecure=insecure, component=component),
     )
     if shard is not None:
         settings = dataclasses.replace(settings, targets=shard_of(settings.targets, shard))

@@ -40,9 +40,14 @@ def fetch(
         typer.Option("--target", "-t", metavar="NAME", help="Only this target (repeatable)."),
     ] = None,
     runner: RunnerOption = None,
+    adapters: Annotated[
+        bool, typer.Option("--adapters", help="Also fetch the WASI adapters when no target is a "
+                                              "component.")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
-    """Fetch the crates every Cargo target's Cargo.lock names, once per lock file."""
+    """Fetch what builds download: the crates each Cargo target's Cargo.lock names (once per lock
+    file), and the WASI adapters when a target is a component."""
     from wasmforge.build.fetch import Fetcher
     from wasmforge.build.plan import ABSTRACT_LAYOUT, plan_build
     from wasmforge.cache.deps import DependencyStore
@@ -71,9 +76,25 @@ def fetch(
                              "fetched": fetched.ran, "entry": str(fetched.entry)})
         finally:
             chosen.close()
-    else:
-        console.info("nothing to fetch: no Cargo target's lock file names registry or git crates")
-    console.result({"targets": rows})
+    adapter_rows = []
+    if adapters or _components_wanted(config):
+        from wasmforge.component.adapters import ADAPTER_SHA256, adapter
+
+        for kind in ADAPTER_SHA256:
+            got = adapter(kind)
+            console.info(f"WASI {kind} adapter: {got.version} (sha256 {got.sha256[:12]}…)")
+            adapter_rows.append({"kind": kind, "version": got.version, "sha256": got.sha256,
+                                 "path": str(got.path)})
+    if not rows and not adapter_rows:
+        console.info("nothing to fetch: no Cargo target's lock file names registry or git crates, "
+                     "and no target is a component")
+    console.result({"targets": rows, "adapters": adapter_rows})
+
+
+def _components_wanted(config: WasmforgeConfig) -> bool:
+    """Whether any target or profile asks for components."""
+    return any(t.component for t in config.targets.values()) or any(
+        p.component for p in config.profile.values())
 
 
 def lock(

@@ -68,6 +68,10 @@ class ProfileConfig(StrictModel):
     strip_debug: bool | None = None
     strip_names: bool | None = None
     strip_producers: bool | None = None
+    component: bool | None = Field(
+        default=None, description="Make every WASI target a WASI 0.2 component (a target's own "
+        "'component' wins)."
+    )
 
 
 class PackageConfig(StrictModel):
@@ -90,6 +94,16 @@ class TargetBase(StrictModel):
         json_schema_extra={"additionalProperties": False},  # names outside the pattern are errors
     )
     package: PackageConfig | None = None
+    component: bool | None = Field(
+        default=None, description="Make the WASI module a WASI 0.2 component (the core module is "
+        "compiled and optimised as usual, then wrapped with the preview1 adapter). Default: the "
+        "profile's 'component'."
+    )
+    wit: str | None = Field(
+        default=None, description="With component: a WIT directory whose 'world' the component "
+        "exports (for code that uses wit-bindgen output)."
+    )
+    world: str | None = Field(default=None, description="With wit: the world to export.")
 
 
 class CFamilyFields(StrictModel):

@@ -5,6 +5,7 @@ The environment is passed in (never read from ``os.environ`` here) so that tests
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -41,11 +42,11 @@ _FALSE = ("", "0", "false", "no", "off")
 BUILTIN_PROFILES: Mapping[str, ProfileConfig] = {
     "debug": ProfileConfig(
         opt_level=0, debug_info=True, wasm_opt=False, wasm_opt_passes=[],
-        strip_debug=False, strip_names=False, strip_producers=False,
+        strip_debug=False, strip_names=False, strip_producers=False, component=False,
     ),
     "release": ProfileConfig(
         opt_level="s", debug_info=False, wasm_opt=True, wasm_opt_passes=[],
-        strip_debug=True, strip_names=False, strip_producers=True,
+        strip_debug=True, strip_names=False, strip_producers=True, component=False,
     ),
 }
 
@@ -62,13 +63,15 @@ class Profile:
     strip_debug: bool
     strip_names: bool
     strip_producers: bool
+    # WASI targets become components (a target's own 'component' wins).
+    component: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "name": self.name, "opt-level": self.opt_level, "debug-info": self.debug_info,
             "wasm-opt": self.wasm_opt, "wasm-opt-passes": list(self.wasm_opt_passes),
             "strip-debug": self.strip_debug, "strip-names": self.strip_names,
-            "strip-producers": self.strip_producers,
+            "strip-producers": self.strip_producers, "component": self.component,
         }
 
 
@@ -87,6 +90,7 @@ class BuildFlags:
     no_cache: bool = False
     cache_required: bool = False
     insecure: bool = False
+    component: bool = False  # --component: the profile's 'component' for this build
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -184,7 +188,8 @@ def resolve_settings(
     return Settings(
         root=root,
         config=config,
-        profile=resolve_profile(config, profile_name),
+        profile=dataclasses.replace(resolve_profile(config, profile_name), component=True)
+        if flags.component else resolve_profile(config, profile_name),
         runner=runner,  # type: ignore[arg-type]  # checked against RunnerName above
         jobs=jobs,
         out_dir=out_dir if out_dir.is_absolute() else root / out_dir,
