@@ -112,6 +112,52 @@ def run_reactor(module: Path) -> str:
     return f"{printed}add(2, 3) = {added}\nfib(10) = {fib}\n"
 
 
+def run_component_command(component: Path) -> str:
+    """Run a component's ``wasi:cli/run`` with wasmtime's component API (WASI 0.2), as any
+    component runtime would; its stdout."""
+    import wasmtime
+    import wasmtime.component as components
+
+    with tempfile.TemporaryDirectory() as scratch:
+        stdout = Path(scratch) / "stdout"
+        engine = wasmtime.Engine()
+        loaded = components.Component.from_file(engine, str(component))
+        linker = components.Linker(engine)
+        linker.add_wasip2()
+        store = wasmtime.Store(engine)
+        config = wasmtime.WasiConfig()
+        config.argv = [component.name]
+        config.stdout_file = str(stdout)
+        store.set_wasi(config)
+        instance = linker.instantiate(store, loaded)
+        interface = next(name for name in component_exports(component)
+                         if name.startswith("wasi:cli/run@"))
+        run = instance.get_func(store, instance.get_export_index(
+            store, "run", instance.get_export_index(store, interface)))
+        assert run is not None
+        try:
+            outcome = getattr(run(store), "tag", None)
+        except wasmtime.ExitTrap as exit_trap:  # proc_exit(0) at the end of _start (emcc's)
+            outcome = "ok" if exit_trap.code == 0 else f"exit {exit_trap.code}"
+        assert outcome == "ok", f"{component.name}: {outcome}"
+        return stdout.read_text(encoding="utf-8")
+
+
+def component_exports(component: Path) -> list[str]:
+    """The names a component exports, from its WIT (wasm-tools, independent of wasmforge)."""
+    from wasmforge.tools import wasm_tools
+
+    done = subprocess.run([str(wasm_tools()), "component", "wit", str(component)],
+                          capture_output=True, text=True, timeout=60, check=True)
+    world = done.stdout.split("package ", 2)[1]  # the component's own world comes first
+    names = []
+    for line in world.splitlines():
+        exported = line.strip().removeprefix("export ")
+        if exported != line.strip():  # "add: func(...)" or "wasi:cli/run@0.2.12;"
+            names.append(exported.split(":")[0] if ": func" in exported else exported.rstrip(";"))
+    return names
+
+
 def run_node(script: Path) -> str:
     done = subprocess.run(["node", str(script)], capture_output=True, text=True, timeout=60,
                           check=False, env={**os.environ, "NODE_PATH": ""})

@@ -22,6 +22,7 @@ NODERAWFS (theirs decides), nor when it embeds or preloads files (emcc refuses t
 
 from __future__ import annotations
 
+from wasmforge.build.component import wants_component
 from wasmforge.build.flags import c_remap_flags, clang_opt_flag, define_flags
 from wasmforge.build.plan import (
     Output,
@@ -101,7 +102,8 @@ def plan_target(
     files: tuple[tuple[str, str], ...] = ()
     if target.environment == "standalone":
         final = module_name(name, target.output)
-        argv += ["-sSTANDALONE_WASM", "-o", f"{out}/{final}"]
+        argv += [*_component_flags(name, target, context, [*cflags, *ldflags, *settings]),
+                 "-sSTANDALONE_WASM", "-o", f"{out}/{final}"]
         outputs: tuple[Output, ...] = (Output(produced=final, name=final),)
         main_module = final
     else:
@@ -136,6 +138,21 @@ def _name_flags(profile: Profile) -> list[str]:
     """What keeps the name section when the profile keeps names: emcc drops it unless built with -g
     (which keeps DWARF too) or told ``--profiling-funcs``, and its output is not stripped again."""
     return ["--profiling-funcs"] if not profile.strip_names and not profile.debug_info else []
+
+
+def _component_flags(
+    name: str, target: EmscriptenTarget, context: PlanContext, words: list[str],
+) -> list[str]:
+    """A standalone module's memory cannot grow by default, and the preview1 adapter of a
+    component takes its own state from memory.grow at start: a component needs growth."""
+    if not wants_component(target, context):
+        return []
+    growth = _last_setting(words, "ALLOW_MEMORY_GROWTH")
+    if growth is False:
+        msg = (f"targets.{name}: ALLOW_MEMORY_GROWTH=0 in its flags or settings, but the WASI "
+               "adapter of a component needs to grow memory (by a page, at start)")
+        raise ConfigError(msg, hint="drop ALLOW_MEMORY_GROWTH=0, or build it as a core module")
+    return [] if growth else ["-sALLOW_MEMORY_GROWTH=1"]
 
 
 def _setting(key: str, value: str | int | bool | list[str]) -> str:

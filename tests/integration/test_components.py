@@ -1,0 +1,103 @@
+"""Components from every toolchain: each WASI command sample built with --component is a valid
+component exporting wasi:cli/run that prints exactly what its module prints, run by wasmtime's
+component runtime; a reactor with a WIT world exports that world; builds are byte-identical."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.build_support import (
+    component_exports,
+    copy_sample,
+    docker_engine_answers,
+    expected_output,
+    run_component_command,
+    wasmforge,
+)
+from tests.needs import need
+from wasmforge.tools import run_tool, wasm_tools
+
+pytestmark = [pytest.mark.docker, pytest.mark.toolchain]
+
+# sample -> its command target's module
+COMMANDS = {
+    "c-hello": "hello.wasm",
+    "cpp-stdlib": "words.wasm",
+    "rust-cargo": "rusty.wasm",
+    "emscripten-standalone": "standalone.wasm",
+    "wat-hello": "hello-wat.wasm",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every command sample built once as components (release), in the containers."""
+    need(docker_engine_answers(), "a Docker engine")
+    work = tmp_path_factory.mktemp("components")
+    projects = {}
+    for sample in COMMANDS:
+        project = copy_sample(sample, work)
+        done = wasmforge("build", project, "--release", "--component", "--no-package", "--json")
+        assert done.returncode == 0, f"{sample}:\n{done.stderr}"
+        projects[sample] = project
+    return projects
+
+
+@pytest.mark.parametrize("sample", list(COMMANDS))
+def test_each_command_sample_is_a_component_printing_what_its_module_prints(
+    sample: str, built: dict[str, Path],
+) -> None:
+    component = built[sample] / "dist" / "release" / COMMANDS[sample]
+    checked = run_tool([wasm_tools(), "validate", component])
+    assert checked.returncode == 0, checked.stderr.decode()
+    assert any(name.startswith("wasi:cli/run@0.2") for name in component_exports(component))
+    assert run_component_command(component) == expected_output(sample)
+    manifest = json.loads((component.parent / "wasmforge-build.json").read_text("utf-8"))
+    (entry,) = manifest["targets"]
+    assert entry["exec_model"] == "command"
+    assert entry["component"]["adapter"]["kind"] == "command"
+    assert entry["component"]["adapter"]["sha256"] == (
+        "2a652d711c1fff34f9d5a0e073e50ef7eeb8fe7d8a6d559eae643a4c049a7b94")
+
+
+def test_components_are_byte_identical_across_checkouts(
+    built: dict[str, Path], tmp_path: Path,
+) -> None:
+    """A second clean build of c-hello, elsewhere and without the cache, gives the same bytes."""
+    project = copy_sample("c-hello", tmp_path)
+    done = wasmforge("build", project, "--release", "--component", "--no-package", "--no-cache")
+    assert done.returncode == 0, done.stderr
+    first = (built["c-hello"] / "dist" / "release" / "hello.wasm").read_bytes()
+    assert (project / "dist" / "release" / "hello.wasm").read_bytes() == first
+
+
+def test_a_reactor_with_a_wit_world_exports_its_functions(tmp_path: Path) -> None:
+    import wasmtime
+    import wasmtime.component as components
+
+    need(docker_engine_answers(), "a Docker engine")
+    project = copy_sample("c-reactor", tmp_path)
+    done = wasmforge("build", project, "--release", "--no-package", "-t", "mathlib-component")
+    assert done.returncode == 0, done.stderr
+    component = project / "dist" / "release" / "mathlib.component.wasm"
+    assert component_exports(component) == ["add", "fib", "greet"]
+    engine = wasmtime.Engine()
+    linker = components.Linker(engine)
+    linker.add_wasip2()
+    store = wasmtime.Store(engine)
+    stdout = tmp_path / "stdout"
+    config = wasmtime.WasiConfig()
+    config.stdout_file = str(stdout)
+    store.set_wasi(config)
+    instance = linker.instantiate(store, components.Component.from_file(engine, str(component)))
+    add, fib, greet = (instance.get_func(store, name) for name in ("add", "fib", "greet"))
+    assert add is not None
+    assert fib is not None
+    assert greet is not None
+    assert add(store, 2, 40) == 42
+    assert fib(store, 10) == 55
+    greet(store)  # its constructor ran first: the reactor adapter called _initialize
+    assert stdout.read_text("utf-8") == "hello from a reactor\n"
