@@ -91,10 +91,13 @@ def test_manifest_describes_every_output(
     assert web == {"page.js", "page.wasm", "page.html"}
     reactor = json.loads(
         (built_samples["c-reactor"][0] / "dist/debug/wasmforge-build.json").read_text())
-    module, component = reactor["targets"]
-    assert module["exec_model"] == component["exec_model"] == "reactor"
-    assert "component" not in module
-    assert component["component"]["world"] == "mathlib"
+    assert reactor["targets"][0]["exec_model"] == "reactor"
+    assert "component" not in reactor["targets"][0]
+    calc = json.loads(
+        (built_samples["c-component"][0] / "dist/debug/wasmforge-build.json").read_text())
+    (component,) = calc["targets"]
+    assert component["exec_model"] == "reactor"
+    assert component["component"]["world"] == "calc"
     assert component["component"]["adapter"]["kind"] == "reactor"
 
 

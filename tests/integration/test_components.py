@@ -15,6 +15,7 @@ from tests.integration.build_support import (
     docker_engine_answers,
     expected_output,
     run_component_command,
+    run_component_reactor,
     wasmforge,
 )
 from tests.needs import need
@@ -74,30 +75,11 @@ def test_components_are_byte_identical_across_checkouts(
     assert (project / "dist" / "release" / "hello.wasm").read_bytes() == first
 
 
-def test_a_reactor_with_a_wit_world_exports_its_functions(tmp_path: Path) -> None:
-    import wasmtime
-    import wasmtime.component as components
-
+def test_a_reactor_with_a_wit_world_exports_that_world(tmp_path: Path) -> None:
     need(docker_engine_answers(), "a Docker engine")
-    project = copy_sample("c-reactor", tmp_path)
-    done = wasmforge("build", project, "--release", "--no-package", "-t", "mathlib-component")
+    project = copy_sample("c-component", tmp_path)
+    done = wasmforge("build", project, "--release", "--no-package")
     assert done.returncode == 0, done.stderr
-    component = project / "dist" / "release" / "mathlib.component.wasm"
-    assert component_exports(component) == ["add", "fib", "greet"]
-    engine = wasmtime.Engine()
-    linker = components.Linker(engine)
-    linker.add_wasip2()
-    store = wasmtime.Store(engine)
-    stdout = tmp_path / "stdout"
-    config = wasmtime.WasiConfig()
-    config.stdout_file = str(stdout)
-    store.set_wasi(config)
-    instance = linker.instantiate(store, components.Component.from_file(engine, str(component)))
-    add, fib, greet = (instance.get_func(store, name) for name in ("add", "fib", "greet"))
-    assert add is not None
-    assert fib is not None
-    assert greet is not None
-    assert add(store, 2, 40) == 42
-    assert fib(store, 10) == 55
-    greet(store)  # its constructor ran first: the reactor adapter called _initialize
-    assert stdout.read_text("utf-8") == "hello from a reactor\n"
+    component = project / "dist" / "release" / "calc.wasm"
+    assert component_exports(component) == ["gcd", "steps", "hello"]
+    assert run_component_reactor(component) == expected_output("c-component")
