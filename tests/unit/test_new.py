@@ -14,7 +14,8 @@ TEMPLATES = [t.name for t in list_templates()]
 
 
 def test_templates_are_shipped() -> None:
-    assert {"c-command", "cpp-command", "c-reactor", "rust-command", "emscripten-web", "wat"} <= set(
+    assert {"c-command", "cpp-command", "c-reactor", "c-component", "rust-command", "emscripten-web",
+            "wat"} <= set(
         TEMPLATES
     )
 
