@@ -103,3 +103,12 @@ def test_profiles_resolve_component() -> None:
     config = _config('[profile.c]\ninherits = "debug"\ncomponent = true\n' + C_TARGET)
     assert resolve_profile(config, "c").component
     assert not resolve_profile(config, "release").component
+
+
+def test_a_wasip2_rust_target_is_always_a_component(tmp_path: Path) -> None:
+    _files(tmp_path, "lib.rs")
+    rust = '[targets.rs]\nkind = "rust"\nsource = "lib.rs"\ntriple = "wasm32-wasip2"\n'
+    target = _only(_plan(tmp_path, rust))
+    assert target.actions[-1].kind == "componentize"  # a component passes through, validated
+    with pytest.raises(ConfigError, match=r"component = false contradicts triple"):
+        _plan(tmp_path, rust + "component = false\n")

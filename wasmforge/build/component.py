@@ -5,7 +5,9 @@
 The componentize action runs on the host (wasm-tools is a dependency of wasmforge) over the final
 core module, with the pinned preview1 adapter (``wasmforge.component.adapters``); its key covers the
 module, both adapters' pins, the WIT directory and the world. Which adapter is used follows from the
-module itself: one exporting ``_start`` is a command, anything else a reactor.
+module itself: one exporting ``_start`` is a command, anything else a reactor. A toolchain that
+already emits components (Rust's wasm32-wasip2, with an image of the user's own) passes through it,
+validated.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ from wasmforge.build.action import Action
 from wasmforge.build.plan import Output, PlanContext, TargetPlan
 from wasmforge.build.sources import project_dir
 from wasmforge.component.adapters import ADAPTER_SHA256, NPM_PACKAGE, NPM_VERSION
-from wasmforge.config.model import EmscriptenTarget, Target
+from wasmforge.config.model import EmscriptenTarget, RustTarget, Target
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import HOST_TOOLCHAIN
 
+WASIP2 = "wasm32-wasip2"
 # Where the componentize action leaves the component (inside the target's dir).
 COMPONENT_DIR = ".wasmforge/component"
 ADAPTER_PINS = f"{NPM_PACKAGE}@{NPM_VERSION} " + " ".join(
@@ -27,7 +30,10 @@ ADAPTER_PINS = f"{NPM_PACKAGE}@{NPM_VERSION} " + " ".join(
 
 
 def wants_component(target: Target, context: PlanContext) -> bool:
-    """The target's own ``component``, else the profile's (which JS glue targets ignore)."""
+    """The target's own ``component``, else the profile's (which JS glue targets ignore). A
+    wasm32-wasip2 target's output is a component whatever they say."""
+    if isinstance(target, RustTarget) and target.triple == WASIP2:
+        return True
     if target.component is not None:
         return target.component
     js_glue = isinstance(target, EmscriptenTarget) and target.environment != "standalone"
@@ -38,6 +44,10 @@ def with_componentizer(
     name: str, plan: TargetPlan, target: Target, context: PlanContext,
 ) -> TargetPlan:
     """``plan`` with a componentize action over its main module, when the target is a component."""
+    if isinstance(target, RustTarget) and target.triple == WASIP2 and target.component is False:
+        msg = (f"targets.{name}.component = false contradicts triple = \"{WASIP2}\", whose "
+               "output is a component")
+        raise ConfigError(msg, hint="use triple = \"wasm32-wasip1\" for a core module")
     if (target.wit is None) != (target.world is None):
         msg = f"targets.{name}: 'wit' and 'world' go together (the WIT directory and its world)"
         raise ConfigError(msg)

@@ -145,10 +145,11 @@ class RustTarget(TargetBase):
     features: list[str] = []
     no_default_features: bool = False
     rustflags: list[str] = []
-    triple: Literal["wasm32-wasi", "wasm32-wasip1"] = Field(
+    triple: Literal["wasm32-wasi", "wasm32-wasip1", "wasm32-wasip2"] = Field(
         default="wasm32-wasi",
         description="Rust's name for the WASI target: 'wasm32-wasi' up to Rust 1.83 (the shipped "
-        "toolchain has 1.63), 'wasm32-wasip1' from 1.78 on (a [toolchains.rust] image of your own).",
+        "toolchain has 1.63), 'wasm32-wasip1' from 1.78 on, 'wasm32-wasip2' (a component) from "
+        "1.82 on (a [toolchains.rust] image of your own).",
     )
 
 
