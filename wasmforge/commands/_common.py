@@ -32,3 +32,26 @@ def existing_file(path: Path, what: str = "file") -> Path:
         msg = f"{path}: is a directory, expected a {what}"
         raise UserError(msg)
     return path
+
+
+ForceFlag = Annotated[
+    bool, typer.Option("--force", "-f", help="Allow OUT to be the input file itself.")
+]
+
+
+def output_file(source: Path, output: Path | None, *, suggestion: str, force: bool) -> Path:
+    """The ``-o`` file of a command that writes one module from another: required, not a
+    directory, and not the input itself unless ``--force`` (a named file is otherwise replaced:
+    naming it is the request)."""
+    from wasmforge.fsutil import refuse_overwriting_input
+
+    if output is None:
+        msg = "no output file: name one with -o OUT.wasm"
+        raise UserError(msg, hint=suggestion)
+    if output.is_dir():
+        msg = f"{output}: is a directory; -o takes a file name"
+        raise UserError(msg)
+    if not force:
+        refuse_overwriting_input(source, output,
+                                 hint="pass --force to write over it, or -o another file")
+    return output

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console, existing_file
+from wasmforge.commands._common import (
+    ForceFlag,
+    JsonFlag,
+    command_console,
+    existing_file,
+    output_file,
+)
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
@@ -38,25 +44,17 @@ def componentize(
     world: Annotated[
         str | None, typer.Option("--world", metavar="NAME", help="With --wit: the world.")
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", "-f", help="Allow OUT to be the input file itself.")
-    ] = False,
+    force: ForceFlag = False,
     json_flag: JsonFlag = False,
 ) -> None:
     """Wrap a WASI preview1 module into a WASI 0.2 component (wasm-tools and the pinned adapter)."""
     from wasmforge.component.componentize import componentize as make_component
-    from wasmforge.fsutil import refuse_overwriting_input
 
     console = command_console(json_flag)
     source = existing_file(source, "WebAssembly module")
-    if output is None:
-        msg = "no output file: name one with -o OUT.wasm"
-        raise UserError(msg, hint=f"wasmforge componentize {source} -o {source.stem}.component.wasm")
-    if output.is_dir():
-        msg = f"{output}: is a directory; -o takes a file name"
-        raise UserError(msg)
-    if not force:
-        refuse_overwriting_input(source, output, hint="pass --force to replace it, or -o another file")
+    output = output_file(source, output, force=force,
+                         suggestion=f"wasmforge componentize {source} -o "
+                                    f"{source.stem}.component.wasm")
     if adapter_kind not in (None, "command", "reactor"):
         msg = f"--adapter: {adapter_kind!r} is not command or reactor"
         raise UserError(msg)

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console, existing_file
+from wasmforge.commands._common import (
+    ForceFlag,
+    JsonFlag,
+    command_console,
+    existing_file,
+    output_file,
+)
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
@@ -57,30 +63,20 @@ def opt(
         typer.Option("--pass", metavar="ARG",
                      help="Extra wasm-opt argument, repeatable: --pass=--converge."),
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", "-f", help="Allow OUT to be the input file itself.")
-    ] = False,
+    force: ForceFlag = False,
     json_flag: JsonFlag = False,
 ) -> None:
     """Optimise a module with wasm-opt (features detected from the module), strip, validate."""
     from wasmforge.config.resolve import Profile
     from wasmforge.console import human_size
-    from wasmforge.fsutil import refuse_overwriting_input
     from wasmforge.optimize.pipeline import host_invoker, optimize_module
     from wasmforge.optimize.report import size_table
     from wasmforge.optimize.wasm_opt import passes_problem
 
     console = command_console(json_flag)
     source = existing_file(source, "WebAssembly module")
-    if output is None:
-        msg = "no output file: name one with -o OUT.wasm"
-        raise UserError(msg, hint=f"wasmforge opt {source} -o {source.stem}.opt.wasm")
-    if output.is_dir():
-        msg = f"{output}: is a directory; -o takes a file name"
-        raise UserError(msg)
-    if not force:
-        refuse_overwriting_input(source, output,
-                                 hint="pass --force to optimise in place, or -o another file")
+    output = output_file(source, output, force=force,
+                         suggestion=f"wasmforge opt {source} -o {source.stem}.opt.wasm")
     problem = passes_problem(passes or ())
     if problem is not None:
         msg = f"--pass: {problem}"
