@@ -141,13 +141,6 @@ def test_not_a_module_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_component_is_refused(tmp_path: Path) -> None:
-    component = tmp_path / "c.wasm"
-    component.write_bytes(b"\0asm\x0d\x00\x01\x00")  # the component-model layer header
-    with pytest.raises(UserError, match="component"):
-        _package(component, tmp_path / "out")
-
-
 def test_repackaging_replaces_output_whole(hello: Path, tmp_path: Path) -> None:
     _package(hello, tmp_path / "out", fmt="both")
     _package(hello, tmp_path / "out", fmt="image")

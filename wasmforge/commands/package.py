@@ -62,7 +62,8 @@ def package(
                      "that wasmforge did not write.")] = False,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Package WASI modules as OCI images (and/or Wasm artifacts) with reproducible digests."""
+    """Package WASI modules and components as OCI images (and/or Wasm artifacts) with
+    reproducible digests."""
     from wasmforge.wasm.sniff import is_wasm_file
 
     console = command_console(json_flag)

@@ -19,6 +19,25 @@ WASM_FILE_MODE = 0o755  # old crun needed the exec bit; runwasi and youki ignore
 
 
 @dataclass(frozen=True)
+class ComponentFields:
+    """The artifact config's ``component``: a WASI 0.2 component's world (see
+    ``wasmforge.component.world``). Its presence is what makes a package a component's."""
+
+    exports: tuple[str, ...]
+    imports: tuple[str, ...]
+    target: str | None = None  # the world the build targeted, e.g. wasi:cli/command@0.2.12
+    adapter: str | None = None  # the preview1 adapter that made it, when a build says which
+
+    def config_field(self) -> dict[str, Any]:
+        # oci-wasm's Component, in its field order, target null when unknown: the bytes wkg writes.
+        return {"exports": list(self.exports), "imports": list(self.imports),
+                "target": self.target}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.config_field(), "adapter": self.adapter}
+
+
+@dataclass(frozen=True)
 class OciImage:
     """One manifest with its config and layers. ``format`` is "image" or "artifact"."""
 
@@ -61,8 +80,15 @@ def compat_image(
     annotations: Mapping[str, str],
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    component: ComponentFields | None = None,
 ) -> OciImage:
-    """The runnable "compat" image: ``/<file_name>`` in one tar layer, platform wasi/wasm."""
+    """The runnable "compat" image: ``/<file_name>`` in one tar layer, platform wasi/wasm.
+
+    A component gets the same image, platform included: Docker and Kubernetes pick the runwasi shim
+    by wasi/wasm, and runwasi's wasmtime shim runs a component from the rootfs (``wasi:cli/run`` as
+    a command, ``wasi:http/incoming-handler`` as a server). It gets no ``module.wasm.image/variant``
+    annotation: that one hands the container to crun's or youki's Wasm handlers, which run core
+    modules only."""
     layer_tar = deterministic_tar(
         [TarEntry(file_name, wasm, WASM_FILE_MODE)], mtime=created
     )
@@ -84,8 +110,10 @@ def compat_image(
         "history": [{"created": stamp, "created_by": f"wasmforge package (COPY {file_name} /)"}],
     }
     config = Blob(mt.IMAGE_CONFIG, canonical_json(config_document))
-    manifest_annotations = {**annotations, mt.ANNOTATION_VARIANT: "compat",
+    manifest_annotations = {**annotations, **_component_annotations(component),
                             mt.ANNOTATION_CREATED: stamp}
+    if component is None:
+        manifest_annotations[mt.ANNOTATION_VARIANT] = "compat"
     return OciImage("image", _manifest(config, [layer], manifest_annotations), config, (layer,))
 
 
@@ -96,8 +124,11 @@ def wasm_artifact(
     created: int,
     annotations: Mapping[str, str],
     author: str | None = None,
+    component: ComponentFields | None = None,
 ) -> OciImage:
-    """The CNCF TAG Runtime Wasm artifact for a core module: raw ``application/wasm`` layer."""
+    """The CNCF TAG Runtime Wasm artifact: the raw module or component as its one
+    ``application/wasm`` layer (the spec has one layer type for both); ``os`` wasip1 for a core
+    module, wasip2 with the REQUIRED ``component`` field for a component."""
     layer = Blob(mt.WASM_LAYER, wasm, ((mt.ANNOTATION_TITLE, file_name),))
     stamp = rfc3339(created)
     # Field order and the explicit nulls follow the oci-wasm crate, so the bytes match wkg's.
@@ -105,10 +136,17 @@ def wasm_artifact(
         "created": stamp,
         "author": author,
         "architecture": mt.ARCHITECTURE,
-        "os": mt.ARTIFACT_OS,
+        "os": mt.ARTIFACT_OS if component is None else mt.COMPONENT_OS,
         "layerDigests": [layer.digest],
-        "component": None,
+        "component": None if component is None else component.config_field(),
     }
     config = Blob(mt.WASM_CONFIG, canonical_json(config_document))
-    manifest_annotations = {**annotations, mt.ANNOTATION_CREATED: stamp}
+    manifest_annotations = {**annotations, **_component_annotations(component),
+                            mt.ANNOTATION_CREATED: stamp}
     return OciImage("artifact", _manifest(config, [layer], manifest_annotations), config, (layer,))
+
+
+def _component_annotations(component: ComponentFields | None) -> dict[str, str]:
+    if component is None or component.adapter is None:
+        return {}
+    return {mt.ANNOTATION_ADAPTER: component.adapter}

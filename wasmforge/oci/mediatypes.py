@@ -31,8 +31,10 @@ ACCEPT_MANIFESTS = (MANIFEST, INDEX, DOCKER_MANIFEST_V2, DOCKER_MANIFEST_LIST)
 # Image platform: Podman picks crun-wasm by an exact match on "wasi/wasm"; "wasip1" would not match.
 IMAGE_OS = "wasi"
 ARCHITECTURE = "wasm"
-# Artifact platform: the CNCF layout says wasip1 for core modules (a GOOS-like value).
+# Artifact platform: the CNCF layout says wasip1 for core modules (a GOOS-like value), wasip2 for
+# WASI 0.2 components (whose config must then carry the component's world).
 ARTIFACT_OS = "wasip1"
+COMPONENT_OS = "wasip2"
 
 ANNOTATION_VARIANT = "module.wasm.image/variant"
 ANNOTATION_TITLE = "org.opencontainers.image.title"
@@ -45,3 +47,6 @@ ANNOTATION_LICENSES = "org.opencontainers.image.licenses"
 ANNOTATION_AUTHORS = "org.opencontainers.image.authors"
 ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
 ANNOTATION_CONTAINERD_NAME = "io.containerd.image.name"
+# wasmforge's own: the WASI preview1 adapter a component was made with (npm package, version, file),
+# when the build made it; under the org.wasmforge prefix of the toolchain images' labels.
+ANNOTATION_ADAPTER = "org.wasmforge.component.adapter"

@@ -7,6 +7,9 @@ Output directory (replaced whole and atomically, so a failed run leaves the prev
     OUT/artifact/       OCI image layout of the CNCF Wasm artifact
     OUT/artifact.tar
     OUT/wasmforge-package.json   what was written, with digests (push reads it)
+
+A WASI 0.2 component is packaged the same way: the artifact says ``os: wasip2`` and lists the
+component's world in its config (``component``), read from the component itself.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any, Literal
 from wasmforge.errors import UserError
 from wasmforge.fsutil import atomic_dir
 from wasmforge.oci.blob import json_object
-from wasmforge.oci.image import OciImage, compat_image, wasm_artifact
+from wasmforge.oci.image import ComponentFields, OciImage, compat_image, wasm_artifact
 from wasmforge.oci.layout import layout_files, layout_tar, write_layout_dir
 from wasmforge.oci.reference import Reference, parse_reference
 
@@ -56,6 +59,7 @@ class PackageResult:
     out_dir: Path
     created: int
     formats: tuple[PackagedFormat, ...] = field(default=())
+    component: ComponentFields | None = None  # None: a core module
 
     def get(self, fmt: FormatName) -> PackagedFormat:
         for packaged in self.formats:
@@ -65,10 +69,13 @@ class PackageResult:
         raise UserError(msg)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        result = {
             "name": self.name, "reference": self.reference, "out_dir": str(self.out_dir),
             "created": self.created, "formats": [f.as_dict() for f in self.formats],
         }
+        if self.component is not None:  # absent for a module: its result file stays as it was
+            result["component"] = self.component.as_dict()
+        return result
 
 
 def expand_format(choice: str) -> tuple[FormatName, ...]:
@@ -90,18 +97,31 @@ def build_images(
     author: str | None = None,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    component: ComponentFields | None = None,
 ) -> list[OciImage]:
-    """The OCI images for ``formats``, in memory."""
+    """The OCI images for ``formats``, in memory; ``component`` when ``wasm`` is a component."""
     file_name = f"{name}.wasm"
     images: list[OciImage] = []
     for fmt in formats:
         if fmt == "image":
             images.append(compat_image(wasm, file_name=file_name, created=created,
-                                       annotations=annotations, args=args, env=env))
+                                       annotations=annotations, args=args, env=env,
+                                       component=component))
         else:
             images.append(wasm_artifact(wasm, file_name=file_name, created=created,
-                                        annotations=annotations, author=author))
+                                        annotations=annotations, author=author,
+                                        component=component))
     return images
+
+
+@dataclass(frozen=True)
+class BuiltComponent:
+    """What a build knows of a component beyond its bytes (the build manifest's record)."""
+
+    adapter: str | None = None  # the preview1 adapter's version, for the annotation
+    adapter_kind: str | None = None  # command or reactor
+    world: str | None = None  # the WIT world the build embedded
+    wit_dir: Path | None = None  # where that world's package is declared
 
 
 def package_module(
@@ -116,20 +136,24 @@ def package_module(
     author: str | None = None,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    built: BuiltComponent | None = None,
 ) -> PackageResult:
-    """Package ``wasm`` in each of ``formats`` under ``out_dir`` (see the module docstring)."""
+    """Package ``wasm`` in each of ``formats`` under ``out_dir`` (see the module docstring).
+    ``built``: what the build recorded when ``wasm`` is a component it made."""
     if not _NAME.match(name):
         msg = f"--name {name!r}: use letters, digits, '.', '_' and '-' (it becomes /{name}.wasm)"
         raise UserError(msg)
     ref = parse_reference(reference)
-    data = _read_wasm(wasm)
+    data, is_component = _read_wasm(wasm)
+    component = component_fields(wasm, built or BuiltComponent()) if is_component else None
     images = build_images(data, name=name, formats=formats, annotations=annotations,
-                          created=created, author=author, args=args, env=env)
+                          created=created, author=author, args=args, env=env,
+                          component=component)
     packaged: list[PackagedFormat] = []
     with atomic_dir(out_dir) as staging:
         for image in images:
             packaged.append(_write_format(image, ref, created, staging, out_dir))
-        result = PackageResult(name, str(ref), out_dir, created, tuple(packaged))
+        result = PackageResult(name, str(ref), out_dir, created, tuple(packaged), component)
         (staging / RESULT_FILE).write_bytes(
             json.dumps(result.as_dict(), indent=2).encode() + b"\n"
         )
@@ -155,7 +179,20 @@ def _write_format(
     )
 
 
-def _read_wasm(path: Path) -> bytes:
+def component_fields(path: Path, built: BuiltComponent) -> ComponentFields:
+    """The artifact's ``component`` for the component at ``path``: its world as the component
+    declares it, the target world and adapter as far as the build says."""
+    from wasmforge.component.world import component_world, target_world
+
+    world = component_world(path)
+    target = target_world(world, built_world=built.world, adapter_kind=built.adapter_kind,
+                          wit_dir=built.wit_dir)
+    return ComponentFields(exports=world.exports, imports=world.imports, target=target,
+                           adapter=built.adapter)
+
+
+def _read_wasm(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes, once validated, and whether it is a component."""
     from wasmforge.wasm.module import parse_module
 
     try:
@@ -164,18 +201,15 @@ def _read_wasm(path: Path) -> bytes:
         msg = f"{path}: cannot read: {error.strerror}"
         raise UserError(msg) from None
     info = parse_module(data, str(path))
-    if info.kind == "component":
-        # The artifact would need the component's world (config.component); crun and youki run
-        # core modules only, so a compat image of a component would not run anywhere it claims to.
-        msg = f"{path}: is a WebAssembly component; wasmforge packages core WASI modules only"
-        raise UserError(msg)
     from wasmforge.optimize.validate import standard_validation_error
 
-    problem = standard_validation_error(path)  # an image of an invalid module runs nowhere
+    # An image of an invalid module runs nowhere; wasm-tools validates components as well.
+    problem = standard_validation_error(path)
     if problem is not None:
-        msg = f"{path}: not a valid module: {problem}"
+        what = "component" if info.kind == "component" else "module"
+        msg = f"{path}: not a valid {what}: {problem}"
         raise UserError(msg)
-    return data
+    return data, info.kind == "component"
 
 
 def read_package_result(out_dir: Path) -> dict[str, Any]:

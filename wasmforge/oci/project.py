@@ -16,7 +16,13 @@ from wasmforge.build.manifest import BuildManifest, ManifestEntry
 from wasmforge.config.model import PackageConfig, WasmforgeConfig
 from wasmforge.errors import UserError
 from wasmforge.oci import mediatypes as mt
-from wasmforge.oci.package import FormatName, PackageResult, expand_format, package_module
+from wasmforge.oci.package import (
+    BuiltComponent,
+    FormatName,
+    PackageResult,
+    expand_format,
+    package_module,
+)
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,21 @@ def package_targets(
             created=created,
             out_dir=into / name if into is not None else project.oci_dir(name),
             author=", ".join(project.config.project.authors) or None,
+            built=built_component(project, target),
         ))
     return results
+
+
+def built_component(project: Project, target: ManifestEntry) -> BuiltComponent | None:
+    """What the build recorded of the target's component; None for a core module. (A component
+    the toolchain made itself has a record with no adapter: its world is read from its bytes.)"""
+    record = target.component
+    if record is None:
+        return None
+    configured = project.config.targets.get(target.name)
+    wit = configured.wit if configured is not None else None
+    return BuiltComponent(adapter=record.adapter, adapter_kind=record.adapter_kind,
+                          world=record.world, wit_dir=project.root / wit if wit else None)
 
 
 def refuse_js_glue(target: ManifestEntry) -> None:
