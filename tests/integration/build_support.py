@@ -158,8 +158,11 @@ def run_component_command(component: Path) -> str:
         instance = linker.instantiate(store, loaded)
         interface = next(name for name in component_exports(component)
                          if name.startswith("wasi:cli/run@"))
-        run = instance.get_func(store, instance.get_export_index(
-            store, "run", instance.get_export_index(store, interface)))
+        run_interface = instance.get_export_index(store, interface)
+        assert run_interface is not None
+        run_function = instance.get_export_index(store, "run", run_interface)
+        assert run_function is not None
+        run = instance.get_func(store, run_function)
         assert run is not None
         try:
             outcome = getattr(run(store), "tag", None)

@@ -16,6 +16,7 @@ import pytest
 
 from tests.oci_samples import HELLO_WAT, assemble
 from tests.tmpfs_support import small_tmpfs
+from wasmforge.component.componentize import componentize
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class Case:
 
 def _files(work: Path) -> None:
     hello = assemble(HELLO_WAT, work, "hello")
+    component = componentize(hello, work / "component.wasm").output  # the adapter: npm registry
+    whole_component = component.read_bytes()
+    (work / "cut-component.wasm").write_bytes(whole_component[: len(whole_component) // 2])
     (work / "garbage.wasm").write_bytes(b"\0asm\x01\0\0\0\x01\xff\xff")
     (work / "text.wasm").write_text("not a module at all")
     (work / "nul.wat").write_bytes(b"(module\n  (func)\x00)\n")
@@ -69,6 +73,12 @@ CASES = [
          "nul.wat:2:9"),
     Case("validate garbage", lambda w: ["validate", str(w / "garbage.wasm")], 2, "garbage.wasm"),
     Case("inspect garbage", lambda w: ["inspect", str(w / "garbage.wasm")], 2, "garbage.wasm"),
+    Case("inspect a truncated component", lambda w: ["inspect", str(w / "cut-component.wasm")], 2,
+         "cut-component.wasm: "),
+    Case("validate a truncated component", lambda w: ["validate", str(w / "cut-component.wasm")],
+         2, "cut-component.wasm: "),
+    Case("wasm2wat a truncated component", lambda w: ["wasm2wat", str(w / "cut-component.wasm")],
+         2, "cut-component.wasm: "),
     Case("opt garbage", lambda w: ["opt", str(w / "garbage.wasm"), "-o", str(w / "o.wasm")], 2,
          "garbage.wasm"),
     Case("package garbage", lambda w: ["package", str(w / "garbage.wasm"), "-o",

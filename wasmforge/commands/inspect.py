@@ -1,8 +1,8 @@
-"""``wasmforge inspect``: what is inside a module (sections, imports, exports, memories, WASI kind).
+"""``wasmforge inspect``: what is inside a module (sections, imports, exports, memories, WASI kind)
+or a component (its WIT world, core modules, producers).
 
-The command first decides what kind of thing it was given. Today that is a WebAssembly module (binary,
-or text that is compiled in memory first); OCI layouts and registry references are added as further
-branches of ``inspect_target`` by the OCI package.
+The command first decides what kind of thing it was given: a WebAssembly module or component
+(binary, or text that is compiled in memory first), an OCI layout or a registry reference.
 """
 
 from __future__ import annotations
@@ -26,20 +26,29 @@ def is_module_file(path: Path) -> bool:
 
 
 def inspect_wasm(path: Path) -> dict[str, Any]:
-    """Everything ``inspect`` reports about one module, as a JSON-ready dict."""
+    """Everything ``inspect`` reports about one module or component, as a JSON-ready dict."""
     from wasmforge.wasm.module import parse_module
-    from wasmforge.wasm.sniff import FileKind, file_kind
+    from wasmforge.wasm.sniff import FileKind, is_component_text, kind_of_head, read_head
     from wasmforge.wasm.wabt import text_to_binary
 
-    kind = file_kind(path)
-    if kind is FileKind.TEXT and path.stat().st_size > 0:
-        # WebAssembly text: describe the module it compiles to (names kept, nothing written).
-        data = text_to_binary(path, debug_names=True)
+    head = read_head(path)
+    if kind_of_head(head) is FileKind.TEXT and head:
+        # WebAssembly text: describe what it compiles to (names kept, nothing written).
         source_format = "text"
+        if is_component_text(head):
+            from wasmforge.component.text import text_to_component
+
+            data = text_to_component(path)
+        else:
+            data = text_to_binary(path, debug_names=True)
     else:
         data = path.read_bytes()
         source_format = "binary"
     info = parse_module(data, str(path))
+    if info.kind == "component":
+        from wasmforge.component.inspect import inspect_component
+
+        return inspect_component(path, data, source_format)
     return {"path": str(path), "format": source_format, **info.as_dict(),
             "section_sizes": info.section_sizes()}
 
@@ -72,15 +81,17 @@ def _show(report: dict[str, Any]) -> None:
 
         show_oci(report)
         return
+    if report["kind"] == "component":  # from inspect_component
+        from wasmforge.component.inspect import show_component
+
+        show_component(report)
+        return
     wasi = report["wasi"]
     summary = [
         ("file", report["path"]),
         ("kind", report["kind"]),
         ("size", f"{report['size']} bytes"),
     ]
-    if report["kind"] == "component":
-        console.table(["property", "value"], summary, title="module")
-        return
     start = report["start_function"]
     summary += [
         ("functions", str(report["function_count"])),
@@ -134,10 +145,12 @@ def _yes(flag: bool) -> str:
 
 
 def inspect(
-    target: Annotated[str, typer.Argument(metavar="FILE", help="A .wasm module (or .wat text).")],
+    target: Annotated[str, typer.Argument(
+        metavar="FILE", help="A .wasm module or component (or .wat text).")],
     json_flag: JsonFlag = False,
 ) -> None:
-    """Describe a WebAssembly module: sections, imports, exports, memories, WASI kind, producers."""
+    """Describe a WebAssembly module (sections, imports, exports, memories, WASI kind, producers)
+    or component (WIT world, core modules, producers, sizes)."""
     console = command_console(json_flag)
     report = inspect_target(target)
     if console.json_mode:

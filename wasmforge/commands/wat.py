@@ -111,11 +111,17 @@ def wat2wasm(
     ] = False,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Compile WebAssembly text (.wat) to a binary module (.wasm)."""
+    """Compile WebAssembly text (.wat) to a binary module or component (.wasm)."""
     import sys
 
     from wasmforge.fsutil import atomic_write_bytes, refuse_overwrite
-    from wasmforge.wasm.sniff import FileKind, binary_in_text, kind_of_head, read_head
+    from wasmforge.wasm.sniff import (
+        FileKind,
+        binary_in_text,
+        is_component_text,
+        kind_of_head,
+        read_head,
+    )
     from wasmforge.wasm.wabt import text_to_binary
 
     del ctx  # extra options arrive in ``arguments``
@@ -146,7 +152,15 @@ def wat2wasm(
 
     base: dict[str, Any] = {"input": str(source)}
     try:
-        data = text_to_binary(source, request, debug_names=debug_names)
+        if is_component_text(head):
+            # WABT reads modules only. wasm-tools keeps the text's names always (no --debug-names)
+            # and validates with its default features.
+            from wasmforge.component.text import text_to_component
+
+            _features_not_applied(source, request)
+            data = text_to_component(source)
+        else:
+            data = text_to_binary(source, request, debug_names=debug_names)
     except UserError as error:
         raise _fail_with_result(console, base, error) from None
     if to_stdout:
@@ -164,7 +178,8 @@ def wat2wasm(
 def wasm2wat(
     ctx: typer.Context,
     arguments: Annotated[
-        list[str], typer.Argument(metavar="IN.wasm", help="Binary module to disassemble.", show_default=False)
+        list[str], typer.Argument(metavar="IN.wasm", show_default=False,
+                                  help="Binary module or component to disassemble.")
     ],
     output: Annotated[
         Path | None,
@@ -180,10 +195,11 @@ def wasm2wat(
     disable: DisableOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Disassemble a binary module (.wasm) to WebAssembly text."""
+    """Disassemble a binary module or component (.wasm) to WebAssembly text."""
     import sys
 
     from wasmforge.fsutil import atomic_write_bytes
+    from wasmforge.wasm.component import read_component_file
     from wasmforge.wasm.module import read_module_file
     from wasmforge.wasm.wabt import binary_to_text
 
@@ -195,12 +211,19 @@ def wasm2wat(
     base: dict[str, Any] = {"input": str(source)}
     try:
         # The structural reader first: it explains a truncated or non-wasm file better than WABT.
-        if read_module_file(source).kind == "component":
-            msg = f"{source}: is a WebAssembly component; wasm2wat reads core modules only"
-            raise UserError(msg, hint="wasm-tools print shows a component as text")
+        is_component = read_module_file(source).kind == "component"
+        if is_component:
+            read_component_file(source)  # ... and than wasm-tools
         if output is not None:
             _refuse_input_as_output(source, output)
-        text = binary_to_text(source, request, fold_exprs=fold_exprs, generate_names=generate_names)
+        if is_component:
+            # WABT reads core modules only; printing needs no feature flags (nothing is validated).
+            from wasmforge.component.text import component_to_text
+
+            text = component_to_text(source, fold_exprs=fold_exprs, generate_names=generate_names)
+        else:
+            text = binary_to_text(source, request, fold_exprs=fold_exprs,
+                                  generate_names=generate_names)
     except UserError as error:
         raise _fail_with_result(console, base, error) from None
 
@@ -234,7 +257,7 @@ def validate(
     disable: DisableOption = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Check that modules are valid WebAssembly (exit 0 only if every file is)."""
+    """Check that modules and components are valid WebAssembly (exit 0 only if every file is)."""
     del ctx
     console = command_console(json_flag)
     paths, flags = _split_arguments(arguments)
@@ -260,8 +283,9 @@ def validate(
 
 def _first_problem(path: Path, request: FeatureRequest) -> str | None:
     """The first thing wrong with ``path`` as WebAssembly, on one line naming it; None if valid."""
+    from wasmforge.wasm.component import parse_component
     from wasmforge.wasm.module import parse_module
-    from wasmforge.wasm.sniff import FileKind, kind_of_head
+    from wasmforge.wasm.sniff import FileKind, is_component_text, kind_of_head
     from wasmforge.wasm.wabt import validate_binary, validate_text
 
     try:
@@ -269,9 +293,16 @@ def _first_problem(path: Path, request: FeatureRequest) -> str | None:
         data = path.read_bytes()
         kind = kind_of_head(data[:4096])
         if kind is FileKind.TEXT and data:
+            if is_component_text(data[:4096]):
+                from wasmforge.component.text import text_problem
+
+                _features_not_applied(path, request)
+                return text_problem(path)
             return validate_text(path, request)
         # Structure first (a clear word for truncated or non-wasm files), then the full validator.
         if parse_module(data, str(path)).kind == "component":
+            parse_component(data, str(path))
+            _features_not_applied(path, request)
             return _validate_component(path)
         return validate_binary(path, request)
     except UserError as error:
@@ -280,8 +311,18 @@ def _first_problem(path: Path, request: FeatureRequest) -> str | None:
         return f"{path}: cannot read: {error.strerror}"
 
 
+def _features_not_applied(path: Path, request: FeatureRequest) -> None:
+    # Feature flags are WABT's; say so rather than let a component pass or fail unexpectedly.
+    if not request.empty:
+        from wasmforge.console import get_console
+
+        get_console().warn(f"{path}: a component is checked with wasm-tools' default features; "
+                           "--enable/--disable apply to core modules only")
+
+
 def _validate_component(path: Path) -> str | None:
-    # WABT does not know components; wasm-tools does.
+    # WABT does not know components; wasm-tools does (its default features: the component model
+    # and the standardised proposals).
     from wasmforge.optimize.validate import standard_validation_error
 
     problem = standard_validation_error(path)

@@ -135,7 +135,7 @@ class ModuleInfo:
         }
 
 
-class _Reader:
+class Reader:
     def __init__(self, data: bytes, origin: str, base: int = 0, context: str = "") -> None:
         self.data = data
         self.pos = 0
@@ -199,7 +199,7 @@ class _Reader:
             msg = "name is not valid UTF-8"
             raise self.fail(msg) from None
 
-    def sub(self, size: int, context: str) -> _Reader:
+    def sub(self, size: int, context: str) -> Reader:
         start = self.pos
         if start + size > len(self.data):
             remaining = len(self.data) - start
@@ -208,7 +208,7 @@ class _Reader:
                 msg,
                 at=start,
             )
-        return _Reader(self.bytes(size), self.origin, self.base + start, context)
+        return Reader(self.bytes(size), self.origin, self.base + start, context)
 
     def expect_end(self) -> None:
         if not self.at_end:
@@ -225,8 +225,12 @@ def read_module_file(path: Path) -> ModuleInfo:
     return parse_module(data, str(path))
 
 
-def parse_module(data: bytes, origin: str = "<module>") -> ModuleInfo:
-    """Read the structure of a binary module (or the header of a component)."""
+def parse_module(data: bytes, origin: str = "<module>", *, base: int = 0) -> ModuleInfo:
+    """Read the structure of a binary module (or the header of a component).
+
+    ``base`` is where ``data`` starts in its file (a core module inside a component), so that an
+    error names the file's offset.
+    """
     if data[:4] == MAGIC and len(data) < 8:
         msg = f"{origin}: truncated header ({len(data)} bytes; a module starts with 8)"
         raise MalformedModuleError(msg)
@@ -244,7 +248,7 @@ def parse_module(data: bytes, origin: str = "<module>") -> ModuleInfo:
     if version != 1:
         msg = f"{origin}: unsupported binary version {version}"
         raise MalformedModuleError(msg)
-    reader = _Reader(data[8:], origin, base=8)
+    reader = Reader(data[8:], origin, base=base + 8)
     types: list[str | None] = []
     while not reader.at_end:
         section_start = reader.pos
@@ -293,7 +297,7 @@ def parse_module(data: bytes, origin: str = "<module>") -> ModuleInfo:
 _FULLY_READ_SECTIONS = frozenset({2, 3, 5, 7, 8})
 
 
-def _read_types(body: _Reader) -> list[str | None]:
+def _read_types(body: Reader) -> list[str | None]:
     types: list[str | None] = []
     for _ in range(body.u32()):
         form = body.byte()
@@ -308,7 +312,7 @@ def _read_types(body: _Reader) -> list[str | None]:
     return types
 
 
-def _value_type(body: _Reader) -> str:
+def _value_type(body: Reader) -> str:
     code = body.byte()
     if code in (0x63, 0x64):  # (ref null? heaptype) from typed function references
         heap = body.u64()
@@ -316,7 +320,7 @@ def _value_type(body: _Reader) -> str:
     return VALUE_TYPES.get(code, f"0x{code:02x}")
 
 
-def _read_imports(body: _Reader, info: ModuleInfo, types: list[str | None]) -> None:
+def _read_imports(body: Reader, info: ModuleInfo, types: list[str | None]) -> None:
     for _ in range(body.u32()):
         module = body.name()
         name = body.name()
@@ -343,7 +347,7 @@ def _read_imports(body: _Reader, info: ModuleInfo, types: list[str | None]) -> N
         info.imports.append(Import(module, name, kind, signature))
 
 
-def _read_limits(body: _Reader) -> tuple[int, int, int | None]:
+def _read_limits(body: Reader) -> tuple[int, int, int | None]:
     # flags: 0x01 has maximum, 0x02 shared (threads), 0x04 64-bit (memory64), 0x08 custom page size.
     flags = body.byte()
     if flags & ~0x0F:
@@ -356,21 +360,26 @@ def _read_limits(body: _Reader) -> tuple[int, int, int | None]:
     return flags, minimum, maximum
 
 
-def _read_memory(body: _Reader, *, imported: bool) -> Memory:
+def _read_memory(body: Reader, *, imported: bool) -> Memory:
     flags, minimum, maximum = _read_limits(body)
     return Memory(minimum, maximum, bool(flags & 0x02), bool(flags & 0x04), imported)
 
 
-def _read_custom(name: str, body: _Reader, info: ModuleInfo) -> None:
+def read_producers(body: Reader) -> dict[str, list[tuple[str, str]]]:
+    """A ``producers`` payload (the same in modules and components): field -> (name, version)."""
+    producers: dict[str, list[tuple[str, str]]] = {}
+    for _ in range(body.u32()):
+        field_name = body.name()
+        producers[field_name] = [(body.name(), body.name()) for _ in range(body.u32())]
+    return producers
+
+
+def _read_custom(name: str, body: Reader, info: ModuleInfo) -> None:
     # A malformed custom section does not make a module invalid (the spec says to ignore it),
     # so its content is read best effort.
     try:
         if name == "producers":
-            for _ in range(body.u32()):
-                field_name = body.name()
-                info.producers[field_name] = [
-                    (body.name(), body.name()) for _ in range(body.u32())
-                ]
+            info.producers = read_producers(body)
         elif name == "target_features":
             for _ in range(body.u32()):
                 prefix = chr(body.byte())

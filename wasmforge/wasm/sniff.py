@@ -6,6 +6,7 @@ before choosing a tool, and says what it found when the file is not what the com
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -67,3 +68,43 @@ def is_wasm_file(path: Path) -> bool:
     if not path.is_file():
         return False
     return path.suffix.lower() == ".wasm" or file_kind(path) is FileKind.BINARY
+
+
+_COMPONENT_FORM = re.compile(rb"\(\s*component(?![A-Za-z0-9_.$-])")
+
+
+def is_component_text(head: bytes) -> bool:
+    """WebAssembly text whose first form is ``(component ...)``: for wasm-tools, not WABT."""
+    pos = 0
+    while pos < len(head):
+        if head[pos:pos + 1].isspace():
+            pos += 1
+        elif head.startswith(b";;", pos):
+            end = head.find(b"\n", pos)
+            if end < 0:
+                return False
+            pos = end + 1
+        elif head.startswith(b"(;", pos):
+            pos = _block_comment_end(head, pos)
+            if pos < 0:
+                return False
+        else:
+            return _COMPONENT_FORM.match(head, pos) is not None
+    return False
+
+
+def _block_comment_end(text: bytes, pos: int) -> int:
+    # Block comments nest: (; a (; b ;) c ;) is one comment. -1: not closed within ``text``.
+    depth = 0
+    while pos < len(text):
+        if text.startswith(b"(;", pos):
+            depth += 1
+            pos += 2
+        elif text.startswith(b";)", pos):
+            depth -= 1
+            pos += 2
+            if depth == 0:
+                return pos
+        else:
+            pos += 1
+    return -1
