@@ -134,7 +134,7 @@ def test_there_is_a_table_for_each_toolchain_image() -> None:
 @pytest.mark.parametrize(("table", "message"), [
     ('[toolchains.rust]\ncflags = ["-O2"]',
      ("wasmforge.toml:5: toolchains.rust.cflags: unknown key: only [toolchains.wasi-sdk] and "
-      "[toolchains.emscripten] take cflags and ldflags (a rust target has rustflags)")),
+      "[toolchains.emscripten] take cflags and ldflags ([toolchains.rust] takes rustflags)")),
     ("[toolchains.rust]\nldflags = []", "toolchains.rust.ldflags: unknown key: only"),
     ('[toolchains.wat]\ncflags = ["-O2"]',
      "wasmforge.toml:4: toolchains.wat: unknown key: WAT has no toolchain image"),
@@ -151,3 +151,25 @@ def test_flags_a_toolchain_does_not_take_are_config_errors(
     got = _error(tmp_path, table)
     assert message in got
     assert "\n" not in got
+
+
+def test_toolchains_rust_rustflags_come_before_the_targets(tmp_path: Path) -> None:
+    from tests.unit.test_plan import CARGO_TOML, _files, _plan
+
+    _files(tmp_path, "app/Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "one.rs")
+    plan = _plan(tmp_path, """
+[toolchains.rust]
+rustflags = ["-C", "target-feature=+bulk-memory"]
+[targets.app]
+kind = "rust"
+path = "app"
+rustflags = ["-C", "target-feature=-bulk-memory"]
+[targets.one]
+kind = "rust"
+source = "one.rs"
+""")
+    app, one = plan.targets
+    encoded = dict(app.steps[-1].env)["CARGO_ENCODED_RUSTFLAGS"].split("\x1f")
+    assert encoded[-4:] == ["-C", "target-feature=+bulk-memory", "-C", "target-feature=-bulk-memory"]
+    assert "target-feature=+bulk-memory" in one.steps[0].argv

@@ -70,7 +70,7 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
         "-C", f"opt-level={rust_opt_level(profile.opt_level)}",
         *(["-C", "debuginfo=2"] if profile.debug_info else []),
         *rust_remap_flags(layout, name),
-        *target.rustflags,
+        *context.toolchains.rustflags(), *target.rustflags,
         f"--emit=dep-info={out}/{dep_info},link={out}/{produced}", layout.in_src(source),
     ]
     step = Step(description="compile", argv=tuple(argv), cwd=layout.src,
@@ -128,7 +128,8 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         "CARGO_TARGET_DIR": f"{out}/cargo-target",
         "CARGO_INCREMENTAL": "0",
         "CARGO_ENCODED_RUSTFLAGS": _FLAG_SEPARATOR.join(
-            [*rust_remap_flags(layout, name), *target.rustflags]),
+            [*rust_remap_flags(layout, name), *context.toolchains.rustflags(),
+             *target.rustflags]),
         f"CARGO_PROFILE_{cargo_profile}_OPT_LEVEL": rust_opt_level(profile.opt_level),
         f"CARGO_PROFILE_{cargo_profile}_DEBUG": "true" if profile.debug_info else "false",
         # With fetched crates, wasmforge's config is the only say on sources besides the

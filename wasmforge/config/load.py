@@ -69,11 +69,10 @@ def format_validation_error(path: Path, text: str, error: ValidationError) -> st
     kind = first["type"]
     if kind == "extra_forbidden":
         message = "unknown key"
-        suggestion = _suggest(first["loc"])
-        if suggestion:
-            message += f" (did you mean {suggestion!r}?)"
-        else:
-            message += _toolchain_note(first["loc"])
+        # A key that exists in another toolchain's table is no typo: say where it belongs.
+        note = _toolchain_note(first["loc"])
+        suggestion = None if note else _suggest(first["loc"])
+        message += f" (did you mean {suggestion!r}?)" if suggestion else note
     elif kind == "missing":
         message = "required key is missing"
     elif kind == "union_tag_invalid":
@@ -101,7 +100,7 @@ def _toolchain_note(loc: tuple[int | str, ...]) -> str:
         return ": WAT has no toolchain image (WABT runs inside wasmforge)"
     if len(loc) == 3 and loc[2] in _C_TOOLCHAIN_KEYS:
         return (": only [toolchains.wasi-sdk] and [toolchains.emscripten] take cflags and ldflags "
-                "(a rust target has rustflags)")
+                "([toolchains.rust] takes rustflags)")
     return ""
 
 

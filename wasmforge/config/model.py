@@ -218,11 +218,19 @@ class CToolchainOverride(ToolchainOverride):
     )
 
 
+class RustToolchainOverride(ToolchainOverride):
+    """``[toolchains.rust]``: also rustc flags for every Rust target, before the target's own."""
+
+    rustflags: list[str] = Field(
+        default=[], description="rustc flags of every Rust target, before its rustflags."
+    )
+
+
 class ToolchainsConfig(StrictModel):
     """``[toolchains]``: a table per toolchain kind. WAT has none: WABT runs inside wasmforge."""
 
     wasi_sdk: CToolchainOverride | None = None
-    rust: ToolchainOverride | None = None
+    rust: RustToolchainOverride | None = None
     emscripten: CToolchainOverride | None = None
 
     def overrides(self) -> dict[str, ToolchainOverride]:
@@ -234,6 +242,10 @@ class ToolchainsConfig(StrictModel):
         """The cflags and ldflags that every target of ``kind`` gets before its own."""
         table = self.wasi_sdk if kind == "wasi-sdk" else self.emscripten
         return (table.cflags, table.ldflags) if table is not None else ([], [])
+
+    def rustflags(self) -> list[str]:
+        """The rustflags that every Rust target gets before its own."""
+        return self.rust.rustflags if self.rust is not None else []
 
 
 class BuildConfig(StrictModel):
