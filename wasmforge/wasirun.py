@@ -6,6 +6,12 @@ returned; a trap returns 134 (128 + SIGABRT), as the wasmtime CLI does, and is r
 one line naming the module and the trap, then wasmtime's backtrace, innermost call first: function
 names from the name section, and for a module with DWARF (a debug build) file and line as well.
 
+A WASI 0.2 component runs the same way when it exports ``wasi:cli/run`` (any version): the same
+argv, env, preopens and stdio through wasmtime's WASI 0.2 host, and its exit code mapped as the
+wasmtime CLI maps it: ``wasi:cli/exit`` ``exit(ok)`` is 0 and ``exit(err)`` 1 (the preview1
+adapter turns every non-zero ``proc_exit`` into ``err``), ``exit-with-code(N)`` is N, and ``run``
+returning ``err`` is 1. Codes of 126 and more are refused as for modules.
+
 The module runs on a thread of its own while the main thread waits for it, so that Ctrl-C, SIGTERM
 and ``--timeout`` are heard whatever the guest does: they interrupt its code (wasmtime's epoch
 interruption); a guest blocked in a host call (reading stdin) is left behind as the process ends.
@@ -14,6 +20,7 @@ interruption); a guest blocked in a host call (reading stdin) is left behind as 
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,11 +41,22 @@ INTERRUPT_GRACE_SECONDS = 1.0
 _BACKTRACE_DETAILS = "WASMTIME_BACKTRACE_DETAILS"
 # How wasmtime names a frame of a module without a module name (a compiler's output has none).
 _NO_MODULE_NAME = "<unknown>!"
+# The interface a WASI 0.2 command exports (the wasi:cli/command world); its version varies.
+CLI_RUN = "wasi:cli/run"
+# Codes of 126 and more mean "not executable", "not found" and "killed by a signal" to shells:
+# wasmtime refuses them from a module's proc_exit, and wasmforge from a component's exit too.
+_HIGHEST_EXIT_CODE = 125
+# Frames of the code wit-component adds around the core module (the preview1 adapter, its shims):
+# they always have names, so they say nothing about whether the program kept its own.
+_ADAPTER_FRAME = "wit-component:"
+# Component text starts (after comments) with "(component"; a module's with "(module" or a field.
+_COMPONENT_TEXT = re.compile(rb"(?:\s|;;[^\n]*(?:\n|$)|\(;.*?;\))*\(\s*component(?![\w.$-])",
+                             re.DOTALL)
 
 
 @dataclass(frozen=True)
 class WasiProgram:
-    """A module and the process it should become."""
+    """A module (or component) and the process it should become."""
 
     wasm: bytes
     argv: tuple[str, ...]
@@ -86,10 +104,14 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     # Binary structure first: its errors say where a file is truncated or corrupt; wasmtime's do
     # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
     if program.wasm.startswith(MAGIC):
-        parse_module(program.wasm, program.origin)
+        is_component = parse_module(program.wasm, program.origin).kind == "component"
+    else:
+        is_component = _COMPONENT_TEXT.match(program.wasm) is not None
     engine_config = _engine_config()
     engine_config.epoch_interruption = True
     engine = wasmtime.Engine(engine_config)
+    if is_component:
+        return _run_component(program, engine, timeout)
     try:
         module = wasmtime.Module(engine, program.wasm)
     except wasmtime.WasmtimeError as error:
@@ -102,6 +124,18 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     if start_type.params or start_type.results:
         msg = f"{program.origin}: its _start takes or returns values; a WASI command's takes none"
         raise UserError(msg)
+    store = _store(engine, program)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    stopping = threading.Event()
+    return _supervised(lambda: _instantiate_and_start(program, store, linker, module, stopping),
+                       engine, stopping, program.origin, timeout)
+
+
+def _store(engine: Any, program: WasiProgram) -> Any:
+    """A store with the program's WASI context (the same for a module and a component)."""
+    import wasmtime
+
     config = wasmtime.WasiConfig()
     config.argv = list(program.argv)
     config.env = [list(pair) for pair in program.env]
@@ -113,11 +147,107 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     store = wasmtime.Store(engine)
     store.set_wasi(config)
     store.set_epoch_deadline(1)  # the first epoch increment (an interrupt) stops the guest
-    linker = wasmtime.Linker(engine)
-    linker.define_wasi()
+    return store
+
+
+def _run_component(program: WasiProgram, engine: Any, timeout: float | None) -> int:
+    """A component exporting ``wasi:cli/run``, run as ``run_wasi`` runs a module."""
+    import wasmtime
+    from wasmtime import component
+
+    try:
+        compiled = component.Component(engine, program.wasm)
+    except wasmtime.WasmtimeError as error:
+        msg = f"{program.origin}: not a valid component: {_cause(error)}"
+        raise UserError(msg) from None
+    exports = compiled.type.exports(engine)
+    run_interface = next((name for name in exports
+                          if name == CLI_RUN or name.startswith(f"{CLI_RUN}@")), None)
+    if run_interface is None:
+        exported = ", ".join(exports) or "nothing"  # in the component's order
+        msg = (f"{program.origin}: not a WASI command: the component does not export {CLI_RUN}; "
+               f"it exports {exported}")
+        raise UserError(msg, hint="components of other worlds are called by a host, not run")
+    run_type = exports[run_interface].ty
+    functions = run_type.exports(engine) if isinstance(run_type,
+                                                       component.ComponentInstanceType) else {}
+    function_type = functions["run"].ty if "run" in functions else None
+    if (not isinstance(function_type, component.FuncType) or function_type.params
+            or not isinstance(function_type.result, component.ResultType)):
+        msg = f"{program.origin}: its {run_interface} has no run: func() -> result"
+        raise UserError(msg)
+    store = _store(engine, program)
+    linker = component.Linker(engine)
+    linker.add_wasip2()
     stopping = threading.Event()
-    return _supervised(lambda: _instantiate_and_start(program, store, linker, module, stopping),
-                       engine, stopping, program.origin, timeout)
+    return _supervised(
+        lambda: _instantiate_and_run(program, store, linker, compiled, run_interface, stopping),
+        engine, stopping, program.origin, timeout)
+
+
+def _instantiate_and_run(
+    program: WasiProgram, store: Any, linker: Any, compiled: Any, run_interface: str,
+    stopping: threading.Event,
+) -> int:
+    import wasmtime
+
+    try:
+        instance = linker.instantiate(store, compiled)
+    except wasmtime.ExitTrap as done:  # a core module's start function called exit
+        return _component_exit(program.origin, int(done.code))
+    except wasmtime.WasmtimeError as error:
+        # Component errors are not wasmtime.Trap objects: a trap is told by its cause.
+        if _is_trap(error):
+            if not stopping.is_set():
+                _report_trap(program.origin, "trapped while starting", error,
+                             named=_component_frames_named(str(error)))
+            return TRAP_EXIT_CODE
+        msg = f"{program.origin}: cannot instantiate: {_whole(error)}"
+        raise UserError(msg, hint="only WASI 0.2 imports (the wasi:cli/command world) are "
+                        "provided") from None
+    interface = instance.get_export_index(store, run_interface)
+    run = instance.get_func(store, instance.get_export_index(store, "run", interface))
+    assert run is not None  # its type was checked on the component's exports
+    try:
+        result = run(store)
+    except wasmtime.ExitTrap as done:
+        return _component_exit(program.origin, int(done.code))
+    except wasmtime.WasmtimeError as error:
+        if stopping.is_set():  # an interrupt is not the component's trap
+            return TRAP_EXIT_CODE
+        if _is_trap(error):
+            _report_trap(program.origin, "trapped", error,
+                         named=_component_frames_named(str(error)))
+            return TRAP_EXIT_CODE
+        get_console().error(f"{program.origin}: stopped: {_cause(error)}")
+        return 1
+    # run's result<_, _>: err carries nothing to print. The wasmtime CLI exits 1 for it, silently,
+    # as for exit(err): the program has said why on its own stderr, if anything.
+    return 1 if getattr(result, "tag", "ok") == "err" else 0
+
+
+def _component_exit(origin: str, code: int) -> int:
+    """An exit trap's code; one a shell would misread is refused as wasmtime refuses a module's."""
+    if 0 <= code <= _HIGHEST_EXIT_CODE:
+        return code
+    get_console().error(f"{origin}: stopped: exit with invalid exit status {code}, outside of "
+                        f"[0..{_HIGHEST_EXIT_CODE + 1})")
+    return 1
+
+
+def _is_trap(error: Exception) -> bool:
+    """Whether a wasmtime error is a trap of the guest (wasmtime words every one "wasm trap: ...")
+    rather than a host function's refusal."""
+    return _cause(error).startswith("wasm trap:")
+
+
+def _component_frames_named(message: str) -> bool:
+    """Whether a frame of the program's own code (not the adapter's) has a function name."""
+    for line in backtrace_lines(message):
+        _, sep, function = line.partition(" - ")
+        if sep and not function.startswith((_ADAPTER_FRAME, "<wasm function ")):
+            return True
+    return False
 
 
 def _instantiate_and_start(
@@ -129,7 +259,8 @@ def _instantiate_and_start(
         instance = linker.instantiate(store, module)
     except wasmtime.Trap as trap:  # the module's start function trapped
         if not stopping.is_set():  # (an interrupt is not the module's trap)
-            _report_trap(program.origin, "trapped while starting", trap)
+            _report_trap(program.origin, "trapped while starting", trap,
+                         named=_module_frames_named(trap))
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         msg = f"{program.origin}: cannot instantiate: {_cause(error)}"
@@ -142,7 +273,7 @@ def _instantiate_and_start(
         return int(done.code)
     except wasmtime.Trap as trap:
         if not stopping.is_set():
-            _report_trap(program.origin, "trapped", trap)
+            _report_trap(program.origin, "trapped", trap, named=_module_frames_named(trap))
         return TRAP_EXIT_CODE
     except wasmtime.WasmtimeError as error:
         # A host function refused: e.g. proc_exit with a status of 126 or more, which wasmtime
@@ -203,8 +334,13 @@ def _engine_config() -> Any:
         del os.environ[_BACKTRACE_DETAILS]
 
 
-def _report_trap(origin: str, what: str, trap: Any) -> None:
-    """The trap in one line, then its backtrace, then a hint if no frame has a function name."""
+def _module_frames_named(trap: Any) -> bool:
+    return any(frame.func_name for frame in trap.frames)
+
+
+def _report_trap(origin: str, what: str, trap: Any, *, named: bool) -> None:
+    """The trap in one line, then its backtrace, then a hint unless ``named`` (some frame of the
+    program's code has a function name)."""
     console = get_console()
     console.error(f"{origin}: {what}: {_cause(trap)}")
     frames = backtrace_lines(str(trap))
@@ -213,7 +349,7 @@ def _report_trap(origin: str, what: str, trap: Any) -> None:
     console.detail("wasm backtrace (innermost call first):")
     for line in frames:
         console.detail(line)
-    if not any(frame.func_name for frame in trap.frames):
+    if not named:
         console.detail("(no function names: the module has no name section; build it with a "
                        "profile that keeps names, strip-names = false)")
 
@@ -233,6 +369,17 @@ def backtrace_lines(message: str) -> list[str]:
             break
         frames.append(line.replace(_NO_MODULE_NAME, ""))
     return frames
+
+
+def _whole(error: Exception) -> str:
+    """A wasmtime error in one line, headline and causes: a component's link error says which
+    import is missing in the headline, and only what about it in the causes."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    if "Caused by:" not in lines:
+        return "; ".join(lines) or type(error).__name__
+    at = lines.index("Caused by:")
+    causes = [re.sub(r"^\d+: ", "", line) for line in lines[at + 1 :]]
+    return ": ".join(["; ".join(lines[:at]), "; ".join(causes)] if causes else lines[:at])
 
 
 def _cause(error: Exception) -> str:

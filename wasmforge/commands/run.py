@@ -3,7 +3,8 @@
 TARGET may be a project target name (its built module; Node for Emscripten ``node`` output), a
 ``.wasm`` file, an OCI layout directory or tar (``PATH[:TAG]``), or a registry reference. Arguments
 after ``--`` go to the module (for an image they replace its Cmd). The module's exit code becomes
-wasmforge's; a trap exits 134.
+wasmforge's; a trap exits 134. A WASI 0.2 component exporting ``wasi:cli/run`` (a target built with
+``--component``, a component file or image) runs the same way (see wasmforge.wasirun).
 
 Node runs in the caller's working directory, as ``node app.js`` would. A program linked with
 NODERAWFS already sees the host's files at their own paths, so ``--dir`` cannot move a directory
@@ -46,7 +47,7 @@ def run(
         help="Stop the module after this long (exit 124).")] = None,
     json_flag: JsonFlag = False,
 ) -> None:
-    """Run a WASI command module; its exit code is passed through."""
+    """Run a WASI command module or component; its exit code is passed through."""
     from wasmforge.errors import UserError
     from wasmforge.oci.reference import looks_like_file
     from wasmforge.wasirun import parse_dir, parse_env, run_wasi
