@@ -49,9 +49,6 @@ _HIGHEST_EXIT_CODE = 125
 # Frames of the code wit-component adds around the core module (the preview1 adapter, its shims):
 # they always have names, so they say nothing about whether the program kept its own.
 _ADAPTER_FRAME = "wit-component:"
-# Component text starts (after comments) with "(component"; a module's with "(module" or a field.
-_COMPONENT_TEXT = re.compile(rb"(?:\s|;;[^\n]*(?:\n|$)|\(;.*?;\))*\(\s*component(?![\w.$-])",
-                             re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -100,13 +97,14 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     import wasmtime
 
     from wasmforge.wasm.module import MAGIC, parse_module
+    from wasmforge.wasm.sniff import is_component_text
 
     # Binary structure first: its errors say where a file is truncated or corrupt; wasmtime's do
     # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
     if program.wasm.startswith(MAGIC):
         is_component = parse_module(program.wasm, program.origin).kind == "component"
     else:
-        is_component = _COMPONENT_TEXT.match(program.wasm) is not None
+        is_component = is_component_text(program.wasm)
     engine_config = _engine_config()
     engine_config.epoch_interruption = True
     engine = wasmtime.Engine(engine_config)

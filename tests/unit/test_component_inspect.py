@@ -17,7 +17,7 @@ from tests.oci_samples import HELLO_WAT, assemble
 from tests.unit.wat_support import run_cli
 from wasmforge.commands.inspect import inspect_target
 from wasmforge.component.componentize import componentize
-from wasmforge.component.wit import world_from_json
+from wasmforge.component.world import world_from_json
 from wasmforge.errors import WasmforgeError
 from wasmforge.tools import run_tool, wasm_tools
 from wasmforge.wasm.component import parse_component
@@ -149,9 +149,9 @@ def test_world_json_without_versions_and_with_types() -> None:
                     "imports": {"interface-0": {"interface": {"id": 0}}, "size": {"type": 3}},
                     "exports": {}}],
         "interfaces": [{"name": "logging", "package": 0}],
-        "packages": [{"name": "acme:log"}, {"name": "root:component"}],
+        "packages": [{"name": "acme:log"}, {"name": "root:component", "worlds": {"root": 0}}],
     }
-    world = world_from_json(document)
+    world = world_from_json(document, "t.wasm")
     assert [(i.name, i.kind, i.package, i.version) for i in world.imports] == [
         ("acme:log/logging", "interface", "acme:log", None), ("size", "type", None, None)]
     assert world.exports == ()

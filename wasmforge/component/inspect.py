@@ -1,7 +1,7 @@
 """``inspect`` of a component: its WIT world, the core modules inside it, producers and sizes.
 
 The structure comes from wasmforge's own reader (``wasmforge.wasm.component``: fast, and a damaged
-file is named with the offset), the world from wasm-tools (``wasmforge.component.wit``), which is
+file is named with the offset), the world from wasm-tools (``wasmforge.component.world``), which is
 only asked once the structure has been read.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from wasmforge.component.wit import component_world
+from wasmforge.component.world import component_world
 from wasmforge.wasm.component import parse_component
 
 

@@ -1,10 +1,10 @@
-"""What a component imports and exports, named as the Wasm OCI artifact config names them.
+"""A component's WIT world: what it imports and exports, by interface name and version.
 
-The CNCF artifact's ``component`` field lists the component's world: every import and export by
-its world key, as the ``oci-wasm`` crate (wkg, wash) writes them: an interface from a package as
-``ns:pkg/iface@version``, anything else (a function, an inline interface, a type) by its own name,
-in the component's order. The names come from ``wasm-tools component wit --json`` (the same
-wit-component decoder oci-wasm uses), so nothing here parses the component binary itself.
+The one reader of ``wasm-tools component wit --json`` (the wit-component decoder that the
+``oci-wasm`` crate of wkg and wash uses too): ``inspect`` shows every item with its kind, package
+and version; the CNCF artifact's ``component`` field lists the names as oci-wasm writes them: an
+interface from a package as ``ns:pkg/iface@version``, anything else (a function, an inline
+interface, a type) by its own name, in the component's order.
 
 A component binary does not say which world it was built for: the decoder always calls its world
 ``root:component/root``. The artifact's ``target`` is therefore only what the build knows
@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from wasmforge.errors import UserError
 from wasmforge.optimize.validate import one_line_reason
@@ -34,32 +34,66 @@ _CLI_RUN = re.compile(r"^wasi:cli/run@(\S+)$")
 _PACKAGE_LINE = re.compile(r"^package ([^\s;{]+);$", re.MULTILINE)
 
 
+ItemKind = Literal["interface", "function", "type"]
+
+
+@dataclass(frozen=True)
+class WorldItem:
+    name: str  # wasi:cli/run@0.2.12 for a package's interface; the world key otherwise
+    kind: ItemKind
+    package: str | None = None  # wasi:cli (an interface of a package only)
+    version: str | None = None  # 0.2.12
+    # oci-wasm leaves out an interface key whose interface belongs to no package.
+    listed: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "package": self.package,
+                "version": self.version}
+
+
 @dataclass(frozen=True)
 class ComponentWorld:
-    """A component's imports and exports, each by its world key name."""
+    """A component's imports and exports, in the component's order."""
 
-    imports: tuple[str, ...]
-    exports: tuple[str, ...]
+    imports: tuple[WorldItem, ...]
+    exports: tuple[WorldItem, ...]
+
+    @property
+    def import_names(self) -> tuple[str, ...]:
+        """The imports as the Wasm OCI artifact config lists them."""
+        return tuple(i.name for i in self.imports if i.listed)
+
+    @property
+    def export_names(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.exports if e.listed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"imports": [i.as_dict() for i in self.imports],
+                "exports": [e.as_dict() for e in self.exports]}
 
 
-def component_world(path: Path) -> ComponentWorld:
-    """The world of the component at ``path``; a UserError for anything wasm-tools cannot decode
-    as a component (a core module, a WIT package, damaged bytes)."""
-    document = _wit_json(path)
-    packages = _list(document, "packages", path)
-    worlds = _list(document, "worlds", path)
-    interfaces = _list(document, "interfaces", path)
+def component_world(source: Path | bytes, origin: str | None = None) -> ComponentWorld:
+    """The world of a component (a file, or its bytes from ``origin``); a UserError for anything
+    wasm-tools cannot decode as a component (a core module, a WIT package, damaged bytes)."""
+    return world_from_json(_wit_json(source), origin or str(source))
+
+
+def world_from_json(document: Mapping[str, Any], origin: str) -> ComponentWorld:
+    """The world in what ``wasm-tools component wit --json`` printed for a component."""
+    packages = _list(document, "packages", origin)
+    worlds = _list(document, "worlds", origin)
+    interfaces = _list(document, "interfaces", origin)
     world = _decoded_world(packages, worlds)
     if world is None:
         names = ", ".join(str(p.get("name")) for p in packages if isinstance(p, dict))
-        msg = f"{path}: a binary WIT package ({names}), not a component; package the component"
+        msg = f"{origin}: a binary WIT package ({names}), not a component"
         raise UserError(msg)
 
-    def listed(key: str) -> tuple[str, ...]:
-        found = (_key_name(k, v, interfaces, packages, path) for k, v in _items(world, key, path))
-        return tuple(name for name in found if name is not None)
+    def items(key: str) -> tuple[WorldItem, ...]:
+        return tuple(_item(k, v, interfaces, packages, origin)
+                     for k, v in _items(world, key, origin))
 
-    return ComponentWorld(imports=listed("imports"), exports=listed("exports"))
+    return ComponentWorld(imports=items("imports"), exports=items("exports"))
 
 
 def target_world(
@@ -82,7 +116,7 @@ def target_world(
         base, _, version = _wit_package(wit_dir).partition("@")
         return f"{base}/{built_world}" + (f"@{version}" if version else "")
     if adapter_kind == "command":
-        runs = [m.group(1) for e in world.exports if (m := _CLI_RUN.match(e))]
+        runs = [m.group(1) for e in world.export_names if (m := _CLI_RUN.match(e))]
         if len(runs) == 1:
             return f"wasi:cli/command@{runs[0]}"
     return None
@@ -104,25 +138,31 @@ def _wit_package(wit_dir: Path) -> str:
     return found.group(1)
 
 
-def _wit_json(path: Path) -> dict[str, Any]:
-    done = run_tool([wasm_tools(), "component", "wit", "--json", path],
-                    env={**os.environ, "RUST_LOG": "error"})
+def _wit_json(source: Path | bytes) -> dict[str, Any]:
+    # Bytes go on stdin: with no file named, `component wit` reads it.
+    argv: list[str | Path] = [wasm_tools(), "component", "wit", "--json"]
+    if isinstance(source, Path):
+        origin, stdin = str(source), None
+        argv.append(source)
+    else:
+        origin, stdin = "the component", source
+    done = run_tool(argv, env={**os.environ, "RUST_LOG": "error"}, input_bytes=stdin)
     if done.returncode != 0:
-        msg = f"{path}: not a decodable component: " + one_line_reason(
+        msg = f"{origin}: not a decodable component: " + one_line_reason(
             done.stderr.decode("utf-8", "replace"))
         raise UserError(msg)
     try:
         document = json.loads(done.stdout)
     except ValueError as error:
-        msg = f"{path}: wasm-tools component wit --json printed no JSON ({error})"
+        msg = f"{origin}: wasm-tools component wit --json printed no JSON ({error})"
         raise UserError(msg) from None
     if not isinstance(document, dict):
-        msg = f"{path}: wasm-tools component wit --json printed {type(document).__name__}"
+        msg = f"{origin}: wasm-tools component wit --json printed {type(document).__name__}"
         raise UserError(msg)
     return document
 
 
-def _list(document: Mapping[str, Any], key: str, path: Path) -> list[Any]:
+def _list(document: Mapping[str, Any], key: str, path: str) -> list[Any]:
     value = document.get(key)
     if not isinstance(value, list):
         msg = f"{path}: wasm-tools component wit --json has no list {key!r}"
@@ -130,7 +170,7 @@ def _list(document: Mapping[str, Any], key: str, path: Path) -> list[Any]:
     return value
 
 
-def _items(world: Mapping[str, Any], key: str, path: Path) -> list[tuple[str, Any]]:
+def _items(world: Mapping[str, Any], key: str, path: str) -> list[tuple[str, Any]]:
     value = world.get(key)
     if not isinstance(value, dict):
         msg = f"{path}: the component's world has no {key} table"
@@ -148,16 +188,20 @@ def _decoded_world(packages: Sequence[Any], worlds: Sequence[Any]) -> dict[str, 
     return None
 
 
-def _key_name(
-    key: str, value: Any, interfaces: Sequence[Any], packages: Sequence[Any], path: Path
-) -> str | None:
-    """oci-wasm's name for a world key: an interface key its ``ns:pkg/iface@version``, a named
-    key its name. The JSON spells an interface key ``interface-N`` (N: the interface's index),
-    which no WIT name can be (a kebab-case word never starts with a digit). None where oci-wasm
-    lists nothing: an interface key whose interface has no package (``Resolve::id_of`` is None)."""
+def _item(
+    key: str, value: Any, interfaces: Sequence[Any], packages: Sequence[Any], path: str
+) -> WorldItem:
+    """One world key: a function or type by its name; an interface key (spelt ``interface-N``,
+    N its index, which no WIT name can be: a kebab-case word never starts with a digit) as
+    ``ns:pkg/iface@version``, or by its key when its interface belongs to no package (which
+    oci-wasm leaves out: ``Resolve::id_of`` is None)."""
+    if isinstance(value, dict) and "function" in value:
+        return WorldItem(key, "function")
+    if isinstance(value, dict) and "type" in value:
+        return WorldItem(key, "type")
     match = _INTERFACE_KEY.match(key)
     if match is None:
-        return key
+        return WorldItem(key, "interface")  # an inline interface, known by its key
     index = int(match.group(1))
     interface = interfaces[index] if index < len(interfaces) else None
     referenced = value.get("interface") if isinstance(value, dict) else None
@@ -168,11 +212,12 @@ def _key_name(
     package_index = interface.get("package")
     name = interface.get("name")
     if not isinstance(package_index, int) or not isinstance(name, str):
-        return None
+        return WorldItem(key, "interface", listed=False)
     package = packages[package_index] if package_index < len(packages) else None
     package_name = package.get("name") if isinstance(package, dict) else None
     if not isinstance(package_name, str):
         msg = f"{path}: interface {name!r} belongs to package {package_index}, which is missing"
         raise UserError(msg)
     base, _, version = package_name.partition("@")
-    return f"{base}/{name}" + (f"@{version}" if version else "")
+    return WorldItem(f"{base}/{name}" + (f"@{version}" if version else ""), "interface",
+                     base, version or None)

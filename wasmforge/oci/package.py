@@ -187,7 +187,7 @@ def component_fields(path: Path, built: BuiltComponent) -> ComponentFields:
     world = component_world(path)
     target = target_world(world, built_world=built.world, adapter_kind=built.adapter_kind,
                           wit_dir=built.wit_dir)
-    return ComponentFields(exports=world.exports, imports=world.imports, target=target,
+    return ComponentFields(exports=world.export_names, imports=world.import_names, target=target,
                            adapter=built.adapter)
 
 
