@@ -3,7 +3,7 @@ modules and components nested in it (each module read by ``module.py``), its ``p
 names the ``component-name`` section gives its core modules and components.
 
 The WIT world (what the component imports and exports, by interface) is not read here: it takes
-the whole type section machinery, and wasm-tools already has it (``wasmforge.component.wit``).
+the whole type section machinery, and wasm-tools already has it (``wasmforge.component.world``).
 Every read is bounds-checked like ``module.py``'s: a truncated or corrupt component is a
 ``MalformedModuleError`` that names the offset, never an IndexError.
 
