@@ -7,7 +7,7 @@ of the last build before this module (typer, pydantic, docker) is even imported.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,8 +15,6 @@ from wasmforge.commands._common import JsonFlag, command_console
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
-    from wasmforge.build.execute import BuildResult, TargetResult
-    from wasmforge.cache.digests import FileStat
     from wasmforge.config.resolve import Settings
     from wasmforge.console import Console
 
@@ -112,16 +110,10 @@ def build(
     import dataclasses
     import os
 
-    from wasmforge.build.execute import run_build
-    from wasmforge.build.summary import print_summary, result_json
-    from wasmforge.cache.digests import ProjectDigests
-    from wasmforge.cache.session import CacheSession
-    from wasmforge.cache.stamp import load_stamp, request_id, stamp_path
+    from wasmforge.build.project import build_project
     from wasmforge.cli import invocation_args
     from wasmforge.config.load import find_config, load_config
     from wasmforge.config.resolve import BuildFlags, resolve_settings
-    from wasmforge.epoch import action_epoch, source_date_epoch
-    from wasmforge.runner.select import select_runner
 
     console = command_console(json_output)
     chosen = [flag for flag, given in
@@ -150,30 +142,9 @@ def build(
     if print_targets:
         _print_targets(settings, console)
         return
-    kinds = {str(config.targets[name].kind) for name in settings.targets} - {"wat"}
-    chosen_runner = select_runner(settings.runner, root, config, kinds)
-    epoch = source_date_epoch(root, os.environ)
-    console.debug(f"profile {settings.profile.name}, runner {chosen_runner.name}, "
-                  f"SOURCE_DATE_EPOCH={epoch}")
-    stamp_file = stamp_path(settings.cache.directory,
-                            request_id(str(Path.cwd()), invocation_args(), os.environ))
-    previous = load_stamp(stamp_file)
-    digests = ProjectDigests(root, previous.files if previous else None)
-    # Stat before the build reads them: an edit made while it runs must not look seen.
-    read_before = _stat_files([config_path, *_recipe_files(settings)])
-    cache = CacheSession(settings.cache, console, os.environ)
-    result = run_build(
-        settings, chosen_runner, epoch=epoch, action_epoch=action_epoch(os.environ),
-        console=console, cache=cache, digests=digests, check_reproducible=check_reproducible,
-        package=None if no_package else _packager(settings),
-    )
-    report = result_json(result)
-    print_summary(console, report)
-    if result.settled and not cache.upload_failed:
-        # Otherwise the next build must run: an input changed under this one, or results that
-        # were to reach the remote cache did not.
-        _write_stamp(stamp_file, settings, read_before, result, report)
-    console.result(report)
+    outcome = build_project(settings, config_path, console, request_args=invocation_args(),
+                            check_reproducible=check_reproducible, package=not no_package)
+    console.result(outcome.report)
 
 
 def shard_of(targets: tuple[str, ...], spec: str) -> tuple[str, ...]:
@@ -196,83 +167,3 @@ def _print_targets(settings: Settings, console: Console) -> None:
     for row in rows:
         console.info(f"{row['name']}  ({row['kind']})")
     console.result({"targets": rows})
-
-
-def _packager(settings: Settings) -> Any:
-    """Packages one target the build just published (its ``package`` table says how)."""
-    import os
-
-    from wasmforge.build.manifest import BuildManifest, manifest_path
-    from wasmforge.oci.project import Project, package_targets
-
-    project = Project(settings.root, settings.config, settings.out_dir, settings.profile.name)
-
-    def package(result: TargetResult) -> Any:
-        assert result.entry is not None
-        built = BuildManifest(path=manifest_path(project.out_dir, project.profile), project="",
-                              profile=project.profile, targets={result.entry.name: result.entry})
-        (packaged,) = package_targets(project, [result.entry.name], os.environ,
-                                      format_flag=None, built=built)
-        return packaged
-
-    return package
-
-
-def _write_stamp(
-    path: Path, settings: Settings, read_before: dict[str, FileStat], result: BuildResult,
-    report: dict[str, Any],
-) -> None:
-    """Remember what this build read and wrote, for the no-op check of the next one."""
-    import contextlib
-
-    from wasmforge.cache.stamp import Stamp
-    from wasmforge.fsutil import atomic_write_bytes
-    from wasmforge.gitinfo import head_commit
-
-    assert result.digests is not None
-    stamp = Stamp(request=path.stem, project=str(settings.root), git=head_commit(settings.root),
-                  files=dict(result.digests.files), dirs=dict(result.digests.dirs),
-                  globs=[(pattern, list(matches)) for pattern, matches in result.globs],
-                  absent=list(result.absent), report=report)
-    for name, stat in read_before.items():
-        stamp.files.setdefault(name, stat)
-    for name, stat in _stat_files(_published_files(result)).items():
-        stamp.files.setdefault(name, stat)
-    with contextlib.suppress(OSError):  # without a stamp the next build only takes longer
-        atomic_write_bytes(path, stamp.to_bytes())
-
-
-def _stat_files(files: list[Path]) -> dict[str, FileStat]:
-    """Each file's stat by absolute path; a file that cannot be read is left out (and a build
-    that needed it has failed)."""
-    from wasmforge.cache.digests import FileStat
-
-    stats: dict[str, FileStat] = {}
-    for file in files:
-        try:
-            stats[str(file)] = FileStat.of(file.stat())
-        except OSError:
-            continue
-    return stats
-
-
-def _recipe_files(settings: Settings) -> list[Path]:
-    """The toolchain recipes the build's keys depend on (shipped ones, and the project's own)."""
-    from wasmforge.resources import toolchains_dir
-    from wasmforge.toolchains.tagging import recipe_files
-
-    directories = [toolchains_dir()]
-    for override in settings.config.toolchains.overrides().values():
-        if override.recipe:
-            directories.append(settings.root / override.recipe)
-    return [p for d in directories if d.is_dir() for p in recipe_files(d)]
-
-
-def _published_files(result: BuildResult) -> list[Path]:
-    files = [result.publish_dir / f.name for t in result.targets for f in t.files]
-    if result.manifest is not None:
-        files.append(result.manifest)
-    for target in result.targets:
-        if target.package is not None:
-            files += [p for p in sorted(target.package.out_dir.rglob("*")) if p.is_file()]
-    return files
