@@ -19,6 +19,7 @@ class ExitCode(IntEnum):
     ENGINE_UNAVAILABLE = 6
     REGISTRY_ERROR = 7
     NOT_REPRODUCIBLE = 8
+    TESTS_FAILED = 9
     INTERRUPTED = 130
     TERMINATED = 143
 
@@ -79,3 +80,10 @@ class NotReproducibleError(WasmforgeError):
     """Two builds of the same inputs gave different bytes."""
 
     exit_code = ExitCode.NOT_REPRODUCIBLE
+
+
+class TestsFailedError(WasmforgeError):
+    """``wasmforge test``: the project built, and at least one of its ``[[test]]`` checks failed."""
+
+    __test__ = False  # a name pytest would otherwise try to collect
+    exit_code = ExitCode.TESTS_FAILED
