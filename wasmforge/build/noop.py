@@ -16,7 +16,7 @@ from typing import Any
 # Options before the command that the fast path understands (all others: the CLI decides).
 _GLOBAL_OPTIONS = frozenset({"--json", "-v", "--verbose", "-q", "--quiet"})
 # Options of build that ask for more than the last result.
-_DECLINE = frozenset({"--no-cache", "--check-reproducible", "-h", "--help"})
+_DECLINE = frozenset({"--no-cache", "--check-reproducible", "-h", "--help", "--watch", "-w"})
 
 
 def answer_noop(args: Sequence[str], env: Mapping[str, str], cwd: str) -> int | None:

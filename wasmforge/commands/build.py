@@ -99,6 +99,11 @@ def build(
         typer.Option("--shard", metavar="K/N",
                      help="Build the K-th of N slices of the targets (CI matrix fan-out)."),
     ] = None,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w",
+                           help="Build, then build again after every change to the project "
+                                "(only what changed runs; Ctrl-C stops).")
+    ] = False,
     print_targets: Annotated[
         bool, typer.Option("--print-targets",
                            help="Print the targets that would be built (after --target and "
@@ -128,23 +133,41 @@ def build(
     profile_name = "release" if release else "debug" if debug else profile
     config_path = find_config(path)
     root = config_path.parent.resolve()
-    config = load_config(config_path)
-    settings = resolve_settings(
-        root, config, os.environ,
-        BuildFlags(profile=profile_name, runner=runner, jobs=jobs,
-                   out_dir=out_dir.resolve() if out_dir else None,
-                   targets=tuple(dict.fromkeys(target or ())), keep_going=keep_going,
-                   cache_from=cache_from, cache_to=cache_to, no_cache=no_cache,
-                   cache_required=cache_required, insecure=insecure, component=component),
-    )
-    if shard is not None:
-        settings = dataclasses.replace(settings, targets=shard_of(settings.targets, shard))
+
+    def current_settings() -> Settings:
+        """From wasmforge.toml as it is now (a watched build reads it again each time)."""
+        settings = resolve_settings(
+            root, load_config(config_path), os.environ,
+            BuildFlags(profile=profile_name, runner=runner, jobs=jobs,
+                       out_dir=out_dir.resolve() if out_dir else None,
+                       targets=tuple(dict.fromkeys(target or ())), keep_going=keep_going,
+                       cache_from=cache_from, cache_to=cache_to, no_cache=no_cache,
+                       cache_required=cache_required, insecure=insecure, component=component),
+        )
+        if shard is not None:
+            settings = dataclasses.replace(settings, targets=shard_of(settings.targets, shard))
+        return settings
+
+    settings = current_settings()
     if print_targets:
         _print_targets(settings, console)
         return
-    outcome = build_project(settings, config_path, console, request_args=invocation_args(),
-                            check_reproducible=check_reproducible, package=not no_package)
-    console.result(outcome.report)
+
+    def build_once() -> None:
+        outcome = build_project(current_settings(), config_path, console,
+                                request_args=invocation_args(),
+                                check_reproducible=check_reproducible, package=not no_package)
+        console.result(outcome.report)
+
+    if watch:
+        if check_reproducible:
+            msg = "--watch and --check-reproducible contradict each other: give one"
+            raise UserError(msg)
+        from wasmforge.build.watch import rebuild_on_changes
+
+        rebuild_on_changes(root, build_once, console, excluded=(settings.out_dir,))
+        return
+    build_once()
 
 
 def shard_of(targets: tuple[str, ...], spec: str) -> tuple[str, ...]:
