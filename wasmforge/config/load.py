@@ -79,6 +79,10 @@ def format_validation_error(path: Path, text: str, error: ValidationError) -> st
         message = f"unknown kind {first.get('ctx', {}).get('tag')!r} (expected one of: {_kinds()})"
     elif kind == "union_tag_not_found":
         message = f"missing 'kind' (one of: {_kinds()})"
+    elif kind == "value_error" and isinstance(first["input"], dict | list):
+        # A check of a whole table (a [[test]] entry, the list of them) names what is wrong
+        # itself; the table, cut at 60 characters, would only hide it.
+        message = first["msg"].replace("Value error, ", "")
     else:
         message = f"{first['msg']} (got {_short(first['input'])})"
         message = message.replace("Value error, ", "")
@@ -145,6 +149,8 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
             current = field.annotation
         elif typing.get_origin(current) is dict:
             current = typing.get_args(current)[1]
+        elif typing.get_origin(current) is list and isinstance(part, int):  # [[test]] entries
+            current = typing.get_args(current)[0]
         elif isinstance(current, list):  # union members: pick by discriminator value
             current = next(
                 (m for m in current if part in typing.get_args(m.model_fields["kind"].annotation)),
@@ -179,6 +185,11 @@ def _line_of(text: str, loc: list[str]) -> int | None:
     """Best effort: the line where the last key of ``loc`` is written, if that is unambiguous."""
     if not loc:
         return None
+    if len(loc) >= 2 and loc[-1].isdigit():  # the N-th [[table]] of an array of tables
+        header = re.compile(rf"^\s*\[\[\s*{re.escape(loc[-2])}\s*\]\]\s*$")
+        headers = [n for n, line in enumerate(text.splitlines(), start=1) if header.search(line)]
+        if int(loc[-1]) < len(headers):
+            return headers[int(loc[-1])]
     key = re.escape(loc[-1])
     pattern = re.compile(rf"^\s*(\"{key}\"|'{key}'|{key})\s*=|^\s*\[+[^\]]*\b{key}\]+\s*$")
     hits = [n for n, line in enumerate(text.splitlines(), start=1) if pattern.search(line)]

@@ -10,7 +10,16 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
 PackageFormat = Literal["image", "artifact", "both"]
@@ -306,6 +315,94 @@ class LimitsConfig(StrictModel):
     )
 
 
+class HttpRequestConfig(StrictModel):
+    """``request`` of a ``[[test]]``: one HTTP request, handled by the target as ``wasmforge serve``
+    runs it (a WAGI handler: CGI over WASI)."""
+
+    method: str = Field(default="GET", pattern=r"^[A-Z]+$", description="GET, POST, ...")
+    path: str = Field(
+        default="/", pattern=r"^/[^\s#]*$",
+        description="Path and query string, e.g. '/hello?name=Ada'.",
+    )
+    headers: dict[str, str] = Field(default={}, description="Request headers, e.g. "
+                                    "{ content-type = 'text/plain' }.")
+    body: str = Field(default="", description="The request body (UTF-8).")
+
+
+# The keys of each kind of check: a [[test]] is a run, an invoke or a request, and a key of another
+# kind would be silently ignored, so it is an error.
+_RUN_ONLY = ("stdin", "expect_exit")
+_RUN_OR_INVOKE = ("args", "expect_stdout", "expect_stdout_contains")
+_INVOKE_ONLY = ("expect_result",)
+_REQUEST_ONLY = ("expect_status", "expect_headers", "expect_body", "expect_body_contains")
+
+
+class ProjectTestConfig(StrictModel):
+    """``[[test]]``: a check ``wasmforge test`` makes of a built target. One of: a run of the
+    command (``args``, ``stdin``, ``env`` → ``expect-stdout``, ``expect-exit``), a call of an
+    exported function (``invoke`` with ``args`` → ``expect-result``), or an HTTP request to it as a
+    WAGI handler (``request`` → ``expect-status``, ``expect-headers``, ``expect-body``)."""
+
+    name: str = Field(min_length=1, description="Shown in the report.")
+    target: str = Field(description="The target to build and check.")
+    args: list[str] = Field(
+        default=[], description="Command arguments (argv after the module's name); with invoke, "
+        "the function's arguments, read by its parameter types as 'wasmtime run --invoke' does.",
+    )
+    stdin: str | None = Field(default=None, description="Text on the command's standard input.")
+    env: dict[EnvName, str] = Field(
+        default={}, description="Environment variables of the command or the handler.",
+        json_schema_extra={"additionalProperties": False},
+    )
+    invoke: str | None = Field(
+        default=None, description="Call this exported function instead of running a command "
+        "(a reactor's export, or a component's top-level function export).",
+    )
+    request: HttpRequestConfig | None = None
+    timeout: Annotated[str, Field(pattern=DURATION_PATTERN)] | Annotated[int, Field(ge=1)] = Field(
+        default="30s", description="Longest the check may run, e.g. '10s'."
+    )
+    expect_stdout: str | None = Field(default=None, description="Standard output, exactly.")
+    expect_stdout_contains: str | None = Field(
+        default=None, description="Text standard output must contain."
+    )
+    expect_exit: Annotated[int, Field(ge=0, le=255)] | None = Field(
+        default=None, description="The command's exit code (default 0)."
+    )
+    expect_result: int | float | bool | str | None = Field(
+        default=None, description="With invoke: the function's result."
+    )
+    expect_status: Annotated[int, Field(ge=100, le=599)] | None = Field(
+        default=None, description="The response's status code (default 200)."
+    )
+    expect_headers: dict[str, str] = Field(
+        default={}, description="Response headers and their values, exactly (names in any case)."
+    )
+    expect_body: str | None = Field(default=None, description="The response body, exactly.")
+    expect_body_contains: str | None = Field(
+        default=None, description="Text the response body must contain."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind_of_check(self) -> ProjectTestConfig:
+        given = self.model_fields_set
+        if self.request is not None:
+            kind, allowed = "a request", set(_REQUEST_ONLY)
+        elif self.invoke is not None:
+            kind, allowed = "an invoke", {*_RUN_OR_INVOKE, *_INVOKE_ONLY}
+        else:
+            kind, allowed = "a command run", {*_RUN_ONLY, *_RUN_OR_INVOKE}
+        if self.request is not None and self.invoke is not None:
+            msg = "give request or invoke, not both"
+            raise ValueError(msg)
+        every = {*_RUN_ONLY, *_RUN_OR_INVOKE, *_INVOKE_ONLY, *_REQUEST_ONLY}
+        wrong = sorted(_kebab(key) for key in given & (every - allowed))
+        if wrong:
+            msg = f"{', '.join(wrong)}: not a key of {kind} check (test {self.name!r})"
+            raise ValueError(msg)
+        return self
+
+
 class WasmforgeConfig(StrictModel):
     """The whole ``wasmforge.toml``."""
 
@@ -318,6 +415,9 @@ class WasmforgeConfig(StrictModel):
     profile: dict[str, ProfileConfig] = {}
     toolchains: ToolchainsConfig = ToolchainsConfig()
     targets: dict[str, Target] = Field(min_length=1)
+    test: list[ProjectTestConfig] = Field(
+        default=[], description="[[test]]: the checks 'wasmforge test' runs on built targets."
+    )
 
     @field_validator("profile")
     @classmethod
@@ -334,5 +434,23 @@ class WasmforgeConfig(StrictModel):
         for name in value:
             if not name or not all(c.isalnum() or c in "-_." for c in name):
                 msg = f"target name {name!r} may only use letters, digits, '-', '_' and '.'"
+                raise ValueError(msg)
+        return value
+
+    @field_validator("test")
+    @classmethod
+    def _tests_name_targets(
+        cls, value: list[ProjectTestConfig], info: ValidationInfo
+    ) -> list[ProjectTestConfig]:
+        targets = info.data.get("targets")  # absent when the targets were invalid themselves
+        seen: set[str] = set()
+        for test in value:
+            if test.name in seen:
+                msg = f"two tests are named {test.name!r}"
+                raise ValueError(msg)
+            seen.add(test.name)
+            if targets is not None and test.target not in targets:
+                msg = (f"test {test.name!r}: no target {test.target!r} (targets: "
+                       f"{', '.join(targets)})")
                 raise ValueError(msg)
         return value
