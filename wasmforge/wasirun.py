@@ -60,6 +60,10 @@ class WasiProgram:
     env: tuple[tuple[str, str], ...] = ()
     dirs: tuple[tuple[str, str], ...] = field(default=())  # (host, guest)
     origin: str = "<module>"
+    # Files for the guest's stdio instead of wasmforge's own (wasmforge test captures them).
+    stdin: Path | None = None
+    stdout: Path | None = None
+    stderr: Path | None = None
 
 
 def parse_dir(spec: str) -> tuple[str, str]:
@@ -137,9 +141,18 @@ def _store(engine: Any, program: WasiProgram) -> Any:
     config = wasmtime.WasiConfig()
     config.argv = list(program.argv)
     config.env = [list(pair) for pair in program.env]
-    config.inherit_stdin()
-    config.inherit_stdout()
-    config.inherit_stderr()
+    if program.stdin is None:
+        config.inherit_stdin()
+    else:
+        config.stdin_file(str(program.stdin))
+    if program.stdout is None:
+        config.inherit_stdout()
+    else:
+        config.stdout_file(str(program.stdout))
+    if program.stderr is None:
+        config.inherit_stderr()
+    else:
+        config.stderr_file(str(program.stderr))
     for host, guest in program.dirs:
         config.preopen_dir(host, guest)
     store = wasmtime.Store(engine)
@@ -388,3 +401,187 @@ def _cause(error: Exception) -> str:
         if reasons:
             return "; ".join(reasons)
     return lines[0] if lines else type(error).__name__
+
+
+# Calling one export (wasmforge test's invoke) -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Invoked:
+    """What calling an export gave: its results, or, when it did not return, the exit code it
+    stopped with (its ``proc_exit``, 134 for a trap, 124 after the timeout)."""
+
+    results: tuple[Any, ...] = ()
+    exit_code: int | None = None
+
+
+def invoke_wasi(
+    program: WasiProgram, function: str, args: Sequence[str], *, timeout: float | None = None
+) -> Invoked:
+    """Call ``function`` with ``args`` read by its parameter types, as ``wasmtime run --invoke``
+    does: an export of a core module (a reactor: after its ``_initialize``), or a top-level function
+    export of a component (whose world is not ``wasi:cli/command``). The program's WASI context,
+    stdio, threads and timeout are those of :func:`run_wasi`."""
+    import wasmtime
+
+    from wasmforge.wasm.module import MAGIC, parse_module
+    from wasmforge.wasm.sniff import is_component_text
+
+    if program.wasm.startswith(MAGIC):
+        is_component = parse_module(program.wasm, program.origin).kind == "component"
+    else:
+        is_component = is_component_text(program.wasm)
+    engine_config = _engine_config()
+    engine_config.epoch_interruption = True
+    engine = wasmtime.Engine(engine_config)
+    returned: list[tuple[Any, ...]] = []
+    stopping = threading.Event()
+    if is_component:
+        call = _component_call(program, engine, function, args, returned, stopping)
+    else:
+        call = _module_call(program, engine, function, args, returned, stopping)
+    code = _supervised(call, engine, stopping, program.origin, timeout)
+    return Invoked(results=returned[0]) if returned else Invoked(exit_code=code)
+
+
+def _module_call(
+    program: WasiProgram, engine: Any, function: str, args: Sequence[str],
+    returned: list[tuple[Any, ...]], stopping: threading.Event,
+) -> Callable[[], int]:
+    import wasmtime
+
+    try:
+        module = wasmtime.Module(engine, program.wasm)
+    except wasmtime.WasmtimeError as error:
+        msg = f"{program.origin}: not a valid module: {_cause(error)}"
+        raise UserError(msg) from None
+    functions = {e.name: e.type for e in module.exports if isinstance(e.type, wasmtime.FuncType)}
+    func_type = functions.get(function)
+    if func_type is None:
+        msg = (f"{program.origin}: exports no function {function!r} (its functions: "
+               f"{', '.join(functions) or 'none'})")
+        raise UserError(msg)
+    values = _read_args(program.origin, function, [str(t) for t in func_type.params], args,
+                        _core_value)
+    store = _store(engine, program)
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+
+    def call() -> int:
+        try:
+            instance = linker.instantiate(store, module)
+            exports = instance.exports(store)
+            initialize = exports.get("_initialize")
+            if isinstance(initialize, wasmtime.Func):  # a reactor sets itself up first
+                initialize(store)
+            func = exports[function]
+            assert isinstance(func, wasmtime.Func)
+            result = func(store, *values)
+        except wasmtime.ExitTrap as done:
+            return int(done.code)
+        except wasmtime.Trap as trap:
+            if not stopping.is_set():
+                _report_trap(program.origin, f"trapped in {function}", trap,
+                             named=_module_frames_named(trap))
+            return TRAP_EXIT_CODE
+        except wasmtime.WasmtimeError as error:
+            msg = f"{program.origin}: cannot call {function}: {_cause(error)}"
+            raise UserError(msg, hint="only WASI preview1 imports are provided") from None
+        returned.append(() if result is None else tuple(result) if isinstance(result, list)
+                        else (result,))
+        return 0
+
+    return call
+
+
+def _component_call(
+    program: WasiProgram, engine: Any, function: str, args: Sequence[str],
+    returned: list[tuple[Any, ...]], stopping: threading.Event,
+) -> Callable[[], int]:
+    import wasmtime
+    from wasmtime import component
+
+    try:
+        compiled = component.Component(engine, program.wasm)
+    except wasmtime.WasmtimeError as error:
+        msg = f"{program.origin}: not a valid component: {_cause(error)}"
+        raise UserError(msg) from None
+    exports = compiled.type.exports(engine)
+    func_type = exports[function].ty if function in exports else None
+    if not isinstance(func_type, component.FuncType):
+        msg = (f"{program.origin}: exports no top-level function {function!r} (it exports "
+               f"{', '.join(exports) or 'nothing'})")
+        raise UserError(msg)
+    values = _read_args(program.origin, function, [type(t).__name__ for _, t in func_type.params],
+                        args, _component_value)
+    store = _store(engine, program)
+    linker = component.Linker(engine)
+    linker.add_wasip2()
+
+    def call() -> int:
+        try:
+            instance = linker.instantiate(store, compiled)
+            func = instance.get_func(store, function)
+            assert func is not None  # its type was found among the component's exports
+            result = func(store, *values)
+            func.post_return(store)
+        except wasmtime.ExitTrap as done:
+            return _component_exit(program.origin, int(done.code))
+        except wasmtime.WasmtimeError as error:
+            if stopping.is_set():
+                return TRAP_EXIT_CODE
+            if _is_trap(error):
+                _report_trap(program.origin, f"trapped in {function}", error,
+                             named=_component_frames_named(str(error)))
+                return TRAP_EXIT_CODE
+            msg = f"{program.origin}: cannot call {function}: {_whole(error)}"
+            raise UserError(msg, hint="only WASI 0.2 imports are provided") from None
+        returned.append(() if func_type.result is None else (result,))
+        return 0
+
+    return call
+
+
+def _read_args(
+    origin: str, function: str, types: list[str], args: Sequence[str],
+    read: Callable[[str, str], Any],
+) -> list[Any]:
+    if len(args) != len(types):
+        msg = (f"{origin}: {function} takes {len(types)} argument(s) ({', '.join(types)}), "
+               f"{len(args)} given")
+        raise UserError(msg)
+    values = []
+    for position, (kind, text) in enumerate(zip(types, args, strict=True), start=1):
+        try:
+            values.append(read(kind, text))
+        except ValueError:
+            msg = f"{origin}: {function}: argument {position} {text!r} is not a valid {kind}"
+            raise UserError(msg) from None
+    return values
+
+
+def _core_value(kind: str, text: str) -> Any:
+    if kind in ("i32", "i64"):
+        return int(text, 0)
+    if kind in ("f32", "f64"):
+        return float(text)
+    msg = f"a {kind} cannot be given as text"
+    raise ValueError(msg)
+
+
+_COMPONENT_INTEGERS = ("S8", "S16", "S32", "S64", "U8", "U16", "U32", "U64")
+
+
+def _component_value(kind: str, text: str) -> Any:
+    if kind in _COMPONENT_INTEGERS:
+        return int(text, 0)
+    if kind in ("F32", "F64"):
+        return float(text)
+    if kind == "Bool" and text in ("true", "false"):
+        return text == "true"
+    if kind == "String":
+        return text
+    if kind == "Char" and len(text) == 1:
+        return text
+    msg = f"a {kind} cannot be given as text"
+    raise ValueError(msg)
