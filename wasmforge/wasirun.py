@@ -144,15 +144,15 @@ def _store(engine: Any, program: WasiProgram) -> Any:
     if program.stdin is None:
         config.inherit_stdin()
     else:
-        config.stdin_file(str(program.stdin))
+        config.stdin_file = str(program.stdin)
     if program.stdout is None:
         config.inherit_stdout()
     else:
-        config.stdout_file(str(program.stdout))
+        config.stdout_file = str(program.stdout)
     if program.stderr is None:
         config.inherit_stderr()
     else:
-        config.stderr_file(str(program.stderr))
+        config.stderr_file = str(program.stderr)
     for host, guest in program.dirs:
         config.preopen_dir(host, guest)
     store = wasmtime.Store(engine)

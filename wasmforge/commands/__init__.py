@@ -10,6 +10,7 @@ from __future__ import annotations
 COMMAND_MODULES: dict[str, str] = {
     "new": "wasmforge.commands.new",
     "build": "wasmforge.commands.build",
+    "test": "wasmforge.commands.test",
     "fetch": "wasmforge.commands.fetch",
     "lock": "wasmforge.commands.fetch",
     "wat2wasm": "wasmforge.commands.wat",
@@ -25,4 +26,5 @@ COMMAND_MODULES: dict[str, str] = {
     "toolchains": "wasmforge.commands.toolchains",
     "cache": "wasmforge.commands.cache",
     "doctor": "wasmforge.commands.doctor",
+    "schema": "wasmforge.commands.schema",
 }
