@@ -1,9 +1,16 @@
 """``wasmforge new``: render a project template (``templates/<name>/``) into a new directory.
 
-A template is a folder with ``template.toml`` (its description) and files; names ending in ``.j2``
-are rendered with jinja2 (the suffix dropped), others are copied as they are. The project is
-written to a temporary directory and renamed into place, so a failure leaves nothing behind, and
-an existing non-empty directory is never written into.
+A template is a folder with ``template.toml`` (its description, and the style, language and main
+source that the shared files speak of) and files; names ending in ``.j2`` are rendered with jinja2
+(the suffix dropped), others are copied as they are. Every project also gets the files of
+``templates/_shared/`` (a README, the GitHub Actions workflow) unless the template has its own of
+the same name, a ``.gitignore``, and the JSON schema of ``wasmforge.toml`` in
+``.wasmforge/wasmforge.schema.json``, which the ``#:schema`` line of its ``wasmforge.toml`` names:
+a path in the project resolves in every clone and editor, with no network, and the file matches
+the wasmforge that made the project (``wasmforge schema -o`` refreshes it).
+
+The project is written to a temporary directory and renamed into place, so a failure leaves
+nothing behind, and an existing non-empty directory is never written into.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ from wasmforge.resources import templates_dir
 # start with a digit.
 PROJECT_NAME = re.compile(r"^[a-z][a-z0-9._-]*$")
 GITIGNORE = "dist/\ntarget/\n"
+# Files every template gets (a folder without template.toml, so not a template itself).
+SHARED = "_shared"
+SCHEMA_FILE = ".wasmforge/wasmforge.schema.json"
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,9 @@ class Template:
     name: str
     description: str
     path: Path
+    style: str = "command"  # command, reactor, component, http or web: how it is run and shipped
+    language: str = ""
+    source: str = ""  # the file a user edits first
 
 
 def list_templates() -> list[Template]:
@@ -39,8 +52,11 @@ def list_templates() -> list[Template]:
     for folder in sorted(templates_dir().iterdir()):
         meta = folder / "template.toml"
         if meta.is_file():
-            description = tomllib.loads(meta.read_text(encoding="utf-8")).get("description", "")
-            found.append(Template(folder.name, str(description), folder))
+            data = tomllib.loads(meta.read_text(encoding="utf-8"))
+            found.append(Template(folder.name, str(data.get("description", "")), folder,
+                                  style=str(data.get("style", "command")),
+                                  language=str(data.get("language", "")),
+                                  source=str(data.get("source", ""))))
     return found
 
 
@@ -67,25 +83,34 @@ def create_project(template: Template, destination: Path, name: str | None = Non
 
     import jinja2
 
+    from wasmforge import __version__
+    from wasmforge.config.schema import config_schema_text
+
+    shared = template.path.parent / SHARED
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template.path),
+        # The template's own files first: a file of the same name replaces the shared one.
+        loader=jinja2.FileSystemLoader([template.path, shared]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # renders source code and TOML, not HTML
+        autoescape=False,  # renders source code, TOML, YAML and Markdown, not HTML
     )
     variables = {
         "name": project_name,
         "crate_name": project_name.replace("-", "_").replace(".", "_"),
         "greeting": f"Hello from {project_name}!",
+        "template": template.name,
+        "description": template.description,
+        "style": template.style,
+        "language": template.language,
+        "source": template.source,
+        "wasmforge_version": __version__,
+        "schema_file": SCHEMA_FILE,
     }
     written: list[Path] = []
     # An existing (empty) directory is filled in place, so a shell standing in it stays valid;
     # a new one is created whole. Either way the files are rendered into a staging dir first.
     with _staging(destination) as staging:
-        for source in sorted(template.path.rglob("*")):
-            relative = source.relative_to(template.path)
-            if source.is_dir() or relative.name == "template.toml":
-                continue
+        for relative, source in _template_files(template.path, shared).items():
             target = staging / relative
             target.parent.mkdir(parents=True, exist_ok=True)
             if source.suffix == ".j2":
@@ -97,7 +122,25 @@ def create_project(template: Template, destination: Path, name: str | None = Non
             written.append(destination / target.relative_to(staging))
         (staging / ".gitignore").write_text(GITIGNORE, encoding="utf-8")
         written.append(destination / ".gitignore")
+        schema = staging / SCHEMA_FILE
+        schema.parent.mkdir(parents=True, exist_ok=True)
+        schema.write_text(config_schema_text(), encoding="utf-8")
+        written.append(destination / SCHEMA_FILE)
     return written
+
+
+def _template_files(folder: Path, shared: Path) -> dict[Path, Path]:
+    """Each file to render, by its path in the template: the shared files, then the template's own
+    (which replace shared ones of the same path)."""
+    files: dict[Path, Path] = {}
+    for root in (shared, folder):
+        if not root.is_dir():
+            continue
+        for source in sorted(root.rglob("*")):
+            relative = source.relative_to(root)
+            if source.is_file() and relative.name != "template.toml":
+                files[relative] = source
+    return dict(sorted(files.items()))
 
 
 @contextmanager
