@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,15 +149,45 @@ def _same_value(got: Any, expected: float | bool | str) -> bool:
 
 def _request(test: ProjectTestConfig, built: BuiltTarget, timeout: float,
              observed: dict[str, Any]) -> str | None:
-    del built, timeout, observed
-    return f"test {test.name!r}: HTTP request checks need wasmforge serve's handler (not yet here)"
+    from wasmforge.serve.executor import WagiHandler, WagiRequest
+    from wasmforge.serve.routes import WILDCARD
+
+    request = test.request
+    assert request is not None
+    path, _, query = request.path.partition("?")
+    headers = dict(request.headers)
+    if not any(name.lower() == "host" for name in headers):
+        headers["Host"] = "127.0.0.1"
+    # The target alone, answering every path: SCRIPT_NAME empty and PATH_INFO the whole path, as
+    # wasmforge serve routes a project with one target and no routes.
+    handler = WagiHandler(built.main, route=WILDCARD, dirs=(), env=test.env, timeout=timeout)
+    response = handler.handle(WagiRequest(method=request.method, path=path, query=query,
+                                          headers=tuple(headers.items()),
+                                          body=request.body.encode("utf-8")))
+    body = response.body.decode("utf-8", errors="replace")
+    response_headers = _header_map(response.headers)
+    observed.update(status=response.status, headers=response_headers, body=body,
+                    stderr=response.stderr.decode("utf-8", errors="replace"))
+    if response.error:
+        observed["error"] = response.error
+    expected_status = 200 if test.expect_status is None else test.expect_status
+    if response.status != expected_status:
+        why = f" ({response.error})" if response.error else f"; body: {_quote(body)}"
+        return f"status {response.status}, expected {expected_status}{why}"
+    for name, value in test.expect_headers.items():
+        got = response_headers.get(name.lower())
+        if got is None:
+            shown = ", ".join(response_headers) or "none"
+            return f"no {name} header (headers: {shown})"
+        if got.strip() != value.strip():
+            return f"header {name}: {_quote(got)}, expected {_quote(value)}"
+    return _compare_text("body", body, test.expect_body, test.expect_body_contains)
 
 
-def _header_map(headers: Any) -> dict[str, str]:
-    """Response headers by lower-case name (a later header of a name wins, and none repeats in
-    what a check can expect)."""
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    return {str(name).lower(): str(value) for name, value in pairs}
+def _header_map(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """Response headers by lower-case name (HTTP names are case-insensitive); of a name sent twice
+    the last one."""
+    return {name.lower(): value for name, value in headers}
 
 
 def _compare_text(what: str, got: str, exactly: str | None, contains: str | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.oci_samples import EXIT_WAT, HELLO_OUTPUT, HELLO_WAT
+from tests.wagi_modules import CGI_ENV, ECHO, LOOP, TRAP
 from wasmforge.config.load import load_config
 from wasmforge.errors import ConfigError, ExitCode
 from wasmforge.testrun import first_difference
@@ -219,6 +220,74 @@ def test_a_build_failure_is_the_builds_exit_code(tmp_path: Path) -> None:
     done = _wasmforge("test", "-t", "hello", cwd=project, cache=tmp_path / "cache")
     assert done.returncode == ExitCode.TOOLCHAIN_FAILED, done.stderr
     assert "Traceback" not in done.stderr
+
+
+# Request checks: WAGI handlers in WAT, handled as wasmforge serve handles them ----------------
+
+WAGI_MODULES = {"echo": ECHO, "cgi": CGI_ENV, "crash": TRAP, "spin": LOOP}
+# ECHO answers with the request body as its whole output: the check chooses the response.
+_ECHOED = 'target = "echo"\nrequest = {{ method = "POST", path = "/", body = "{}" }}'
+REQUEST_CHECKS: dict[str, tuple[str, str | None]] = {
+    "headers and body": (_ECHOED.format("content-type: text/plain\\nX-Thing: one\\n\\nhi")
+                         + '\nexpect-headers = { Content-Type = "text/plain", x-thing = "one" }'
+                         '\nexpect-body = "hi"', None),
+    "status from the handler": (_ECHOED.format("Status: 404\\ncontent-type: text/plain\\n\\nno")
+                                + "\nexpect-status = 404", None),
+    "status differs": (_ECHOED.format("Status: 404\\ncontent-type: text/plain\\n\\nno"),
+                       "status 404, expected 200; body: 'no'"),
+    "header differs": (_ECHOED.format("content-type: text/plain\\n\\nhi")
+                       + '\nexpect-headers = { content-type = "text/html" }',
+                       "header content-type: 'text/plain', expected 'text/html'"),
+    "header missing": (_ECHOED.format("content-type: text/plain\\n\\nhi")
+                       + '\nexpect-headers = { x-missing = "1" }',
+                       "no x-missing header (headers: content-type)"),
+    "body differs": (_ECHOED.format("content-type: text/plain\\n\\nhi")
+                     + '\nexpect-body = "ho"', "body line 1: 'hi', expected 'ho'"),
+    "body lacks": (_ECHOED.format("content-type: text/plain\\n\\nhi")
+                   + '\nexpect-body-contains = "Hello"', "body does not contain 'Hello'"),
+    "path and query": (('target = "cgi"\nrequest = { path = "/hello?name=Ada" }\n'
+                       'expect-body-contains = "QUERY_STRING=name=Ada\\n"'),
+                       None),
+    "env and headers": (('target = "cgi"\nrequest = { path = "/", headers = { X-Key = "k" } }\n'
+                        'env = { GREETING = "hi" }\nexpect-body-contains = "GREETING=hi"'), None),
+    "a trap is a 500": ('target = "crash"\nrequest = { path = "/" }\nexpect-status = 500', None),
+    "a trap fails": ('target = "crash"\nrequest = { path = "/" }',
+                     "status 500, expected 200 (trapped: wasm trap: wasm `unreachable`"),
+    "too slow": ('target = "spin"\nrequest = { path = "/" }\ntimeout = 1',
+                 "status 504, expected 200 (still running after 1 s: stopped)"),
+}
+
+
+def test_request_checks_pass_or_name_their_first_difference(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    lines = ['[project]\nname = "svc"\n']
+    for name, text in WAGI_MODULES.items():
+        (project / f"{name}.wat").write_text(text, encoding="utf-8")
+        lines.append(f'[targets.{name}]\nkind = "wat"\nsource = "{name}.wat"\n')
+    for name, (keys, _) in REQUEST_CHECKS.items():
+        lines.append(f'[[test]]\nname = "{name}"\n{keys}\n')
+    (project / "wasmforge.toml").write_text("\n".join(lines), encoding="utf-8")
+    done = _wasmforge("test", "--json", cwd=project, cache=tmp_path / "cache")
+    assert done.returncode == ExitCode.TESTS_FAILED, done.stderr
+    results = {t["name"]: t for t in json.loads(done.stdout)["tests"]}
+    assert list(results) == list(REQUEST_CHECKS)
+    for name, (_, problem) in REQUEST_CHECKS.items():
+        result = results[name]
+        assert result["kind"] == "request"
+        if problem is None:
+            assert result["passed"], result
+        else:
+            assert not result["passed"], name
+            assert problem in result["problem"], result["problem"]
+    routed = results["path and query"]["observed"]["body"]
+    # The target alone answers every path, as serve routes a project of one target.
+    assert "\nPATH_INFO=/hello\n" in routed
+    assert "\nSCRIPT_NAME=\n" in routed
+    cgi = results["env and headers"]["observed"]
+    assert cgi["status"] == 200
+    assert "HTTP_X_KEY=k" in cgi["body"]
+    assert "HTTP_HOST=127.0.0.1" in cgi["body"]  # a request without a Host header gets one
 
 
 # The model -------------------------------------------------------------------------------------
