@@ -49,5 +49,9 @@ def write_schema(output: Path) -> None:
     if output.is_dir():
         msg = f"{output}: is a directory; -o takes a file name"
         raise UserError(msg)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(output, config_schema_text().encode("utf-8"))
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(output, config_schema_text().encode("utf-8"))
+    except OSError as error:  # named by the file asked for, not the temporary one beside it
+        msg = f"{output}: cannot write: {(error.strerror or str(error)).lower()}"
+        raise UserError(msg) from None
