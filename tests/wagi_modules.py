@@ -103,6 +103,34 @@ PREOPEN = f"""(module {_IMPORTS}
         (drop (call $prestat_name (i32.const 3) (i32.const 2048) (i32.load (i32.const 52))))
         (call $write (i32.const 1) (i32.const 2048) (i32.load (i32.const 52)))))))
 """
+# Blocks in a host call (WASI's poll_oneoff on a 3-second clock), which epoch interruption cannot
+# stop, then answers.
+SLEEP_3S = f"""(module {_IMPORTS}
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  {_HELPERS}
+  (data (i32.const 1024) "content-type: text/plain\\n\\nawake")
+  (func (export "_start")
+    ;; one subscription at 4096: userdata 0, tag 0 (clock), clock id 1 (monotonic), 3e9 ns
+    (i64.store (i32.const 4096) (i64.const 0))
+    (i32.store8 (i32.const 4104) (i32.const 0))
+    (i32.store (i32.const 4112) (i32.const 1))
+    (i64.store (i32.const 4120) (i64.const 3000000000))
+    (i64.store (i32.const 4128) (i64.const 0))
+    (i32.store16 (i32.const 4136) (i32.const 0))
+    (drop (call $poll (i32.const 4096) (i32.const 8192) (i32.const 1) (i32.const 8256)))
+    (call $write (i32.const 1) (i32.const 1024) (i32.const 31))))
+"""
+# Writes 64 KiB blocks to stdout until a write fails, then returns.
+FLOOD = f"""(module {_IMPORTS} {_HELPERS}
+  (data (i32.const 1024) "content-type: text/plain\\n\\n")
+  (func (export "_start")
+    (call $write (i32.const 1) (i32.const 1024) (i32.const 26))
+    (i32.store (i32.const 16) (i32.const 65536))
+    (i32.store (i32.const 20) (i32.const 65536))
+    (block $failed (loop $more
+      (br_if $failed (call $fd_write (i32.const 1) (i32.const 16) (i32.const 1) (i32.const 24)))
+      (br $more)))))
+"""
 # Exports no _start: a library, not a command.
 REACTOR = '(module (func (export "add") (param i32 i32) (result i32) local.get 0 local.get 1 i32.add))'
 

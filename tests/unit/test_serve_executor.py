@@ -11,6 +11,7 @@ import pytest
 from tests import wagi_modules as wm
 from tests.unit.test_serve_wagi import CGI_VARIABLES
 from wasmforge.errors import UserError
+from wasmforge.serve import executor
 from wasmforge.serve.executor import WagiHandler, WagiRequest
 
 
@@ -167,3 +168,16 @@ def test_preopened_directories(tmp_path: Path) -> None:
     assert (response.status, response.body) == (200, b"/srv/data")
     bare = _handler(tmp_path, wm.PREOPEN).handle(WagiRequest("GET", "/"))
     assert (bare.status, bare.body) == (200, b"")  # no directory unless the route gives one
+
+
+def test_output_past_the_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(executor, "MAX_OUTPUT_BYTES", 1024 * 1024)
+    started = time.monotonic()
+    response = _handler(tmp_path, wm.FLOOD, timeout=10).handle(WagiRequest("GET", "/"))
+    assert (response.status, response.error) == (500, "wrote more than 1048576 bytes to stdout")
+    assert time.monotonic() - started < 5  # sealed at a tick, not left to run to its timeout
+
+
+def test_a_guest_blocked_in_a_host_call_is_stopped_when_it_returns(tmp_path: Path) -> None:
+    response = _handler(tmp_path, wm.SLEEP_3S, timeout=0.3).handle(WagiRequest("GET", "/"))
+    assert response.status == 504  # its answer after the sleep is not taken

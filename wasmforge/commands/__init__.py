@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "push": "wasmforge.commands.push",
     "pull": "wasmforge.commands.pull",
     "run": "wasmforge.commands.run",
+    "serve": "wasmforge.commands.serve",
     "toolchains": "wasmforge.commands.toolchains",
     "cache": "wasmforge.commands.cache",
     "doctor": "wasmforge.commands.doctor",

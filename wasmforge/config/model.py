@@ -8,11 +8,12 @@ stay ``str`` here: they are relative to the project root and are resolved by the
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -403,6 +404,59 @@ class ProjectTestConfig(StrictModel):
         return self
 
 
+class ServeRouteConfig(StrictModel):
+    """A route of ``[serve.routes]`` written as a table: the target, and what its handler gets."""
+
+    target: str = Field(description="The target whose module answers the route.")
+    dirs: list[Annotated[str, Field(pattern=r"^[^:]+(:.+)?$")]] = Field(
+        default=[], description="Directories preopened for the handler, 'HOST[:GUEST]' (HOST "
+        "relative to the project; GUEST defaults to HOST), as 'wasmforge run --dir'.",
+    )
+    env: dict[EnvName, str] = Field(
+        default={}, description="Environment variables of the handler (the request's CGI "
+        "variables win over them).", json_schema_extra={"additionalProperties": False},
+    )
+
+
+def _route_table(value: object) -> object:
+    """``"/x" = "target"`` is short for ``"/x" = { target = "target" }``."""
+    if isinstance(value, str):
+        return {"target": value}
+    if not isinstance(value, dict | ServeRouteConfig):
+        msg = "expected a target name or a table { target = \"...\", dirs = [...], env = {...} }"
+        # A ValueError: pydantic reports it on the key (a TypeError would escape as a crash).
+        raise ValueError(msg)  # noqa: TRY004
+    return value
+
+
+def _route_schema(schema: dict[str, Any]) -> None:
+    """The schema says what the file may hold: a target name or a table (the model only has
+    tables, each string being made one before validation)."""
+    schema["additionalProperties"] = {"anyOf": [{"type": "string"},
+                                                schema["additionalProperties"]]}
+
+
+class ServeConfig(StrictModel):
+    """``[serve]``: how ``wasmforge serve`` answers HTTP requests with WAGI handlers."""
+
+    routes: dict[str, Annotated[ServeRouteConfig, BeforeValidator(_route_table)]] = Field(
+        default={}, description="Route → target: an exact path ('/hello') or a prefix "
+        "('/api/...': /api and everything under it; '/...': every path), to a target name or to "
+        "a table { target = 'x', dirs = ['HOST:GUEST'], env = { K = 'v' } }. Without routes, one "
+        "served target answers every path, and several each answer '/<target>/...'.",
+        json_schema_extra=_route_schema,
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _route_patterns(cls, value: dict[str, ServeRouteConfig]) -> dict[str, ServeRouteConfig]:
+        from wasmforge.serve.routes import parse_route
+
+        for pattern in value:
+            parse_route(pattern)  # its ValueError says what is wrong
+        return value
+
+
 class WasmforgeConfig(StrictModel):
     """The whole ``wasmforge.toml``."""
 
@@ -418,6 +472,7 @@ class WasmforgeConfig(StrictModel):
     test: list[ProjectTestConfig] = Field(
         default=[], description="[[test]]: the checks 'wasmforge test' runs on built targets."
     )
+    serve: ServeConfig = ServeConfig()
 
     @field_validator("profile")
     @classmethod
@@ -451,6 +506,17 @@ class WasmforgeConfig(StrictModel):
             seen.add(test.name)
             if targets is not None and test.target not in targets:
                 msg = (f"test {test.name!r}: no target {test.target!r} (targets: "
+                       f"{', '.join(targets)})")
+                raise ValueError(msg)
+        return value
+
+    @field_validator("serve")
+    @classmethod
+    def _routes_name_targets(cls, value: ServeConfig, info: ValidationInfo) -> ServeConfig:
+        targets = info.data.get("targets")  # absent when the targets were invalid themselves
+        for pattern, route in value.routes.items():
+            if targets is not None and route.target not in targets:
+                msg = (f"route {pattern}: no target {route.target!r} (targets: "
                        f"{', '.join(targets)})")
                 raise ValueError(msg)
         return value
