@@ -18,6 +18,8 @@ APT_PACKAGES=(
   # crate sources the tests serve as a real Cargo registry (itertools depends on either)
   librust-itertools-dev librust-either-dev
   emscripten
+  # a browser for the web page test (wasmforge serve, headless)
+  chromium
 )
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -114,6 +114,17 @@ CASES = [
     Case("build from a bad cache ref", lambda w: ["build", str(w / "project"), "--runner", "local",
                                                   "--cache-from", "UPPER/Case:tag"], 3,
          "--cache-from"),
+    Case("serve an unknown target", lambda w: ["serve", "nope", "-C", str(w / "project")], 2,
+         "no target named 'nope'"),
+    Case("serve a broken config", lambda w: ["serve", "-C", str(w / "broken-config")], 3,
+         "wasmforge.toml:1"),
+    Case("serve with two profiles", lambda w: ["serve", "-C", str(w / "project"), "--release",
+                                               "--debug"], 2, "contradict each other"),
+    Case("serve with a bad body size", lambda w: ["serve", "-C", str(w / "project"),
+                                                  "--max-body-size", "lots"], 2,
+         "--max-body-size"),
+    Case("serve what was not built", lambda w: ["serve", "-C", str(w / "project"), "--no-build",
+                                                "--release"], 2, "no build output"),
 ]
 
 

@@ -117,9 +117,10 @@ def plan_serving(config: WasmforgeConfig, names: Sequence[str]) -> ServePlan:
     alone = not routes and len(unrouted) == 1
     for name in unrouted:
         pattern = WILDCARD if alone else f"/{name}{WILDCARD}"
-        if pattern in configured:
+        taken = next((route.target for route in routes if route.pattern == pattern), None)
+        if taken is not None:
             msg = (f"target {name!r} has no route of its own, and {pattern} (where it would be "
-                   f"served) is the route of {configured[pattern].target!r}")
+                   f"served) is the route of {taken!r}")
             raise ConfigError(msg, hint=f"give {name} a route in [serve.routes]")
         routes.append(PlannedRoute(pattern, name))
     if not routes and not pages:
