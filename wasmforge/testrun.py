@@ -8,7 +8,8 @@ check passes exactly when the command would behave as it says:
   captured into files;
 - an invoke: one exported function called as ``wasmtime run --invoke`` calls it;
 - a request: one HTTP request handled in-process as ``wasmforge serve`` handles it (a WAGI
-  handler, ``wasmforge.serve.executor``), without a socket.
+  handler, ``wasmforge.serve.executor``), without a socket; for an Emscripten web page, sent to
+  serve's own server (its static files are the server's doing), on a free port of this machine.
 
 Each check reports the first difference only: once the exit code or the status is wrong, the output
 that follows is rarely worth comparing.
@@ -75,10 +76,12 @@ def run_check(test: ProjectTestConfig, built: BuiltTarget) -> CheckResult:
     try:
         if not built.main.is_file():
             problem: str | None = f"{built.main}: the target's built output is missing"
+        elif not built.entry.wasi and kind == "request" and built.entry.environment == "web":
+            problem = _page_request(test, built, timeout, observed)
         elif not built.entry.wasi:
             problem = (f"target {built.entry.name!r} is Emscripten "
                        f"{built.entry.environment or 'web'} output, not a WASI module: "
-                       "wasmforge test runs WASI modules and components")
+                       "wasmforge test runs WASI modules and components, and requests web pages")
         elif kind == "request":
             problem = _request(test, built, timeout, observed)
         elif kind == "invoke":
@@ -164,16 +167,63 @@ def _request(test: ProjectTestConfig, built: BuiltTarget, timeout: float,
     response = handler.handle(WagiRequest(method=request.method, path=path, query=query,
                                           headers=tuple(headers.items()),
                                           body=request.body.encode("utf-8")))
-    body = response.body.decode("utf-8", errors="replace")
-    response_headers = _header_map(response.headers)
-    observed.update(status=response.status, headers=response_headers, body=body,
-                    stderr=response.stderr.decode("utf-8", errors="replace"))
+    observed["stderr"] = response.stderr.decode("utf-8", errors="replace")
     if response.error:
         observed["error"] = response.error
+    return _compare_response(test, response.status, response.headers, response.body,
+                             response.error, observed)
+
+
+def _page_request(test: ProjectTestConfig, built: BuiltTarget, timeout: float,
+                  observed: dict[str, Any]) -> str | None:
+    """A request for an Emscripten web target's files, sent over HTTP to wasmforge serve's own
+    server, started for it on a free port of this machine: how static files are answered (paths,
+    content types, methods) is the server's doing, not a handler's."""
+    import http.client
+    import threading
+
+    from wasmforge.build.manifest import MANIFEST_NAME, BuildManifest
+    from wasmforge.console import Console
+    from wasmforge.serve.plan import ServePlan, load_serving
+    from wasmforge.serve.server import WagiServer
+
+    request = test.request
+    assert request is not None
+    name = built.entry.name
+    manifest = BuildManifest(path=built.directory / MANIFEST_NAME, project="",
+                             profile=built.entry.profile, targets={name: built.entry})
+    routes, static = load_serving(ServePlan((), (name,)), manifest, built.directory,
+                                  timeout=timeout)
+    # Quiet: its access log would come between the check lines.
+    server = WagiServer(routes, static, host="127.0.0.1", port=0, workers=1,
+                        console=Console(quiet=True))
+    serving = threading.Thread(target=server.serve_forever, name="wasmforge-test-serve",
+                               daemon=True)
+    serving.start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        try:
+            connection.request(request.method, request.path, body=request.body.encode("utf-8"),
+                               headers=request.headers)
+            response = connection.getresponse()
+            status, headers, body = response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+    finally:
+        server.shutdown()
+        serving.join()
+    return _compare_response(test, status, headers, body, None, observed)
+
+
+def _compare_response(test: ProjectTestConfig, status: int, headers: Sequence[tuple[str, str]],
+                      raw_body: bytes, error: str | None, observed: dict[str, Any]) -> str | None:
+    body = raw_body.decode("utf-8", errors="replace")
+    response_headers = _header_map(headers)
+    observed.update(status=status, headers=response_headers, body=body)
     expected_status = 200 if test.expect_status is None else test.expect_status
-    if response.status != expected_status:
-        why = f" ({response.error})" if response.error else f"; body: {_quote(body)}"
-        return f"status {response.status}, expected {expected_status}{why}"
+    if status != expected_status:
+        why = f" ({error})" if error else f"; body: {_quote(body)}"
+        return f"status {status}, expected {expected_status}{why}"
     for name, value in test.expect_headers.items():
         got = response_headers.get(name.lower())
         if got is None:
