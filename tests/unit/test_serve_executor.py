@@ -181,3 +181,26 @@ def test_output_past_the_limit_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_guest_blocked_in_a_host_call_is_stopped_when_it_returns(tmp_path: Path) -> None:
     response = _handler(tmp_path, wm.SLEEP_3S, timeout=0.3).handle(WagiRequest("GET", "/"))
     assert response.status == 504  # its answer after the sleep is not taken
+
+
+def test_a_thread_s_next_request_sees_none_of_the_last_one_s_output(tmp_path: Path) -> None:
+    """A thread keeps its stdout and stderr files between requests: wasmtime must truncate
+    them when it opens them, or one response would carry the end of another."""
+    echo = _handler(tmp_path, wm.ECHO)
+    long = echo.handle(WagiRequest("POST", "/", body=b"content-type: a/b\n\n" + b"x" * 100_000))
+    assert len(long.body) == 100_000
+    short = echo.handle(WagiRequest("POST", "/", body=b"content-type: a/b\n\nshort"))
+    assert short.body == b"short"
+    env = WagiHandler(wm.write_module(tmp_path, "env", wm.CGI_ENV))
+    assert env.handle(WagiRequest("GET", "/")).stderr == b"handled\n"
+    assert env.handle(WagiRequest("GET", "/")).stderr == b"handled\n"  # not twice
+
+
+def test_after_output_past_the_limit_the_next_request_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(executor, "MAX_OUTPUT_BYTES", 1024 * 1024)
+    flood = WagiHandler(wm.write_module(tmp_path, "flood", wm.FLOOD), timeout=10)
+    assert flood.handle(WagiRequest("GET", "/")).status == 500
+    echo = WagiHandler(wm.write_module(tmp_path, "echo", wm.ECHO))
+    assert echo.handle(WagiRequest("POST", "/", body=b"content-type: a/b\n\nok")).body == b"ok"

@@ -63,7 +63,7 @@ def serve(
     workers: Annotated[
         int | None, typer.Option("--workers", min=1,
                                  help="Handlers running at once; more requests wait in a queue "
-                                      "(default: the number of CPUs, at least 4).")
+                                      "(default: the number of CPUs, at least 2).")
     ] = None,
     max_body_size: Annotated[
         str, typer.Option("--max-body-size", metavar="SIZE",

@@ -28,6 +28,7 @@ import os
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -45,6 +46,8 @@ TICK_SECONDS = 0.05
 # the log, and cut there (the handler's later writes to it fail).
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 MAX_STDERR_BYTES = 64 * 1024
+# What one read of a guest's output asks for: most responses are smaller.
+_READ_SIZE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -204,9 +207,10 @@ class _MemoryFile:
     guest's thread and needs the GIL for every write; in a loop it cost half the time of a small
     C handler's request, and under load each write waited for the GIL (2.8 ms a request instead
     of 0.15 ms). wasmtime writes a file without Python. On Linux it is a memfd
-    (``/proc/self/fd/N``: no file system, freed when the last descriptor closes); elsewhere a
-    temporary file, unlinked once wasmtime has opened it. Past ``limit`` bytes the epoch ticker
-    seals it (:meth:`enforce`): the guest's further writes fail, and ``over`` is set."""
+    (``/proc/self/fd/N``: no file system), which a thread keeps for its next request
+    (:class:`_ThreadFiles`); elsewhere a temporary file, unlinked once wasmtime has opened it.
+    Past ``limit`` bytes the epoch ticker seals it (:meth:`enforce`): the guest's further writes
+    fail, ``over`` is set, and the file is not used again."""
 
     def __init__(self, name: str, limit: int, data: bytes = b"") -> None:
         self.limit = limit
@@ -218,8 +222,16 @@ class _MemoryFile:
         else:  # pragma: no cover - not Linux
             self.fd, self.path = tempfile.mkstemp(prefix=f"wasmforge-{name}-")
             self._unlink = True
+        # Closed with its last reference: a thread's files when the thread ends.
+        self._close = weakref.finalize(self, os.close, self.fd)
         if data:
             os.pwrite(self.fd, data, 0)
+
+    @property
+    def reusable(self) -> bool:
+        """Whether another request may have it: wasmtime truncates a file it opens for output
+        (tests/unit/test_serve_executor.py checks), unless it is sealed or was unlinked."""
+        return not (self.over or self._unlink or not self._close.alive)
 
     def opened(self) -> None:
         """wasmtime has opened the file (a WasiConfig opens it when it is set): a temporary
@@ -227,7 +239,6 @@ class _MemoryFile:
         if self._unlink:  # pragma: no cover - not Linux
             with contextlib.suppress(OSError):
                 Path(self.path).unlink()
-            self._unlink = False
 
     def enforce(self) -> None:
         if self.over or os.fstat(self.fd).st_size <= self.limit:
@@ -239,21 +250,34 @@ class _MemoryFile:
             os.ftruncate(self.fd, 0)
 
     def read(self) -> bytes:
-        """What was written, up to the limit."""
-        size = min(os.fstat(self.fd).st_size, self.limit)
+        """What was written, up to the limit. (A read of less than asked is the end: a small
+        response takes one system call, not a stat and a read.)"""
         chunks = []
         offset = 0
-        while offset < size:
-            chunk = os.pread(self.fd, size - offset, offset)
-            if not chunk:
-                break
+        while offset < self.limit:
+            asked = min(_READ_SIZE, self.limit - offset)
+            chunk = os.pread(self.fd, asked, offset)
             chunks.append(chunk)
             offset += len(chunk)
+            if len(chunk) < asked:
+                break
         return b"".join(chunks)
 
     def close(self) -> None:
         self.opened()
-        os.close(self.fd)
+        self._close()
+
+
+class _ThreadFiles(threading.local):
+    """A thread's stdout and stderr files, kept from one of its requests to the next: making two
+    memfds and closing them again were four more system calls a request, each a trip through the
+    GIL (what costs most when many threads serve at once)."""
+
+    stdout: _MemoryFile | None = None
+    stderr: _MemoryFile | None = None
+
+
+_thread_files = _ThreadFiles()
 
 
 class _Stdio:
@@ -262,15 +286,18 @@ class _Stdio:
 
     def __init__(self, body: bytes) -> None:
         self.stdin = _MemoryFile("stdin", len(body), body) if body else None
-        self.stdout = _MemoryFile("stdout", MAX_OUTPUT_BYTES)
-        self.stderr = _MemoryFile("stderr", MAX_STDERR_BYTES)
-
-    def files(self) -> list[_MemoryFile]:
-        return [f for f in (self.stdin, self.stdout, self.stderr) if f is not None]
+        kept = _thread_files
+        if kept.stdout is None or not kept.stdout.reusable:
+            kept.stdout = _MemoryFile("stdout", MAX_OUTPUT_BYTES)
+        if kept.stderr is None or not kept.stderr.reusable:
+            kept.stderr = _MemoryFile("stderr", MAX_STDERR_BYTES)
+        self.stdout: _MemoryFile = kept.stdout
+        self.stderr: _MemoryFile = kept.stderr
 
     def opened(self) -> None:
-        for file in self.files():
-            file.opened()
+        for file in (self.stdin, self.stdout, self.stderr):
+            if file is not None:
+                file.opened()
 
     def __enter__(self) -> Self:
         with _watched_lock:
@@ -280,8 +307,11 @@ class _Stdio:
     def __exit__(self, *exc_info: object) -> None:
         with _watched_lock:
             _watched.difference_update((self.stdout, self.stderr))
-        for file in self.files():
-            file.close()
+        if self.stdin is not None:
+            self.stdin.close()
+        for file in (self.stdout, self.stderr):
+            if not file.reusable:
+                file.close()
 
 
 # The outputs of the requests running now, whose sizes the ticker checks.
