@@ -96,3 +96,25 @@ def test_build_watch_rebuilds_keeps_going_after_an_error_and_stops_on_ctrl_c(
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_file_written_all_the_time_does_not_hold_the_build_back(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+    stop = threading.Event()
+
+    def record(paths: list[str]) -> None:
+        calls.append(paths)
+        stop.set()
+
+    thread = threading.Thread(target=watch, args=(tmp_path, record),
+                              kwargs={"stop": stop, "interval": 0.05, "debounce": 0.3})
+    thread.start()
+    started = time.monotonic()
+    n = 0
+    while thread.is_alive() and time.monotonic() - started < 10:
+        (tmp_path / "app.log").write_text(str(n))  # every 0.1 s: never still for 0.3 s
+        n += 1
+        time.sleep(0.1)
+    thread.join(timeout=5)
+    assert calls == [["app.log"]]
+    assert time.monotonic() - started < 5  # the longest burst (2 s) ended the wait

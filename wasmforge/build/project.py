@@ -65,6 +65,19 @@ def build_project(
     return BuildOutcome(result, report)
 
 
+def inputs_unchanged(settings: Settings, request_args: Sequence[str]) -> bool:
+    """True if the last build of this command line succeeded and nothing it read has changed
+    since: a change elsewhere in the project (a log file, an editor's backup) needs no build."""
+    from wasmforge.cache.stamp import load_stamp, request_id, stamp_path
+
+    stamp = load_stamp(stamp_path(settings.cache.directory,
+                                  request_id(str(Path.cwd()), request_args, os.environ)))
+    try:
+        return stamp is not None and stamp.inputs_unchanged()
+    except (OSError, ValueError):
+        return False
+
+
 def _packager(settings: Settings) -> Any:
     """Packages one target the build just published (its ``package`` table says how)."""
     from wasmforge.build.manifest import BuildManifest, manifest_path

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +31,8 @@ TreeState = dict[str, tuple[int, int]]
 
 POLL_SECONDS = 0.25
 DEBOUNCE_SECONDS = 0.3
+# A tree that never settles (a log written into the project) still gets its build this soon.
+LONGEST_BURST_SECONDS = 2.0
 _SKIPPED_DIRS = frozenset({"target", "node_modules", "__pycache__"})
 
 
@@ -74,10 +77,13 @@ def watch(
         current = tree_state(root, excluded)
         if current == state:
             continue
-        # Wait for the burst to end: the tree unchanged for a whole debounce period.
+        # Wait for the burst to end: the tree unchanged for a whole debounce period (or the
+        # longest burst over: a file written all the time must not hold the build back).
+        burst_ends = time.monotonic() + LONGEST_BURST_SECONDS
         while not stop.wait(debounce):
             settled = tree_state(root, excluded)
-            if settled == current:
+            if settled == current or time.monotonic() > burst_ends:
+                current = settled
                 break
             current = settled
         if stop.is_set():
@@ -89,10 +95,12 @@ def watch(
 
 def rebuild_on_changes(
     root: Path, build: Callable[[], None], console: Console, *, excluded: tuple[Path, ...] = (),
-    stop: threading.Event | None = None,
+    stop: threading.Event | None = None, first: bool = True,
+    unchanged: Callable[[], bool] | None = None,
 ) -> None:
-    """Build now, then after each settled burst of changes, until ``stop`` (or Ctrl-C). A failed
-    build is reported and the watch goes on: the next save may fix it."""
+    """Build now (unless not ``first``), then after each settled burst of changes, until
+    ``stop`` (or Ctrl-C); not when ``unchanged()`` says nothing the last build read changed. A
+    failed build is reported and the watch goes on: the next save may fix it."""
 
     def attempt() -> None:
         try:
@@ -101,11 +109,15 @@ def rebuild_on_changes(
             console.error(failed.message, hint=failed.hint)
 
     def changed(paths: list[str]) -> None:
+        if unchanged is not None and unchanged():
+            console.debug(f"changed, but not read by the build: {', '.join(paths[:5])}")
+            return
         shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         console.info(f"changed: {shown}; building")
         attempt()
         console.info("watching for changes (Ctrl-C to stop)")
 
-    attempt()
+    if first:
+        attempt()
     console.info("watching for changes (Ctrl-C to stop)")
     watch(root, changed, stop=stop or threading.Event(), excluded=excluded)

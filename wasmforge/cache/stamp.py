@@ -112,10 +112,15 @@ class Stamp:
 
     def still_holds(self) -> bool:
         """True if nothing the build read or wrote has changed since (see the module docstring)."""
-        from wasmforge.build.sources import glob_files
-
         if self.git == UNKNOWN or head_commit(Path(self.project)) != self.git:
             return False
+        return self.inputs_unchanged()
+
+    def inputs_unchanged(self) -> bool:
+        """True if no file or directory the build read or wrote changed, and no glob matches
+        differently (the commit is not looked at: ``--watch`` asks whether an edit matters)."""
+        from wasmforge.build.sources import glob_files
+
         for table in (self.files, self.dirs):
             for path, recorded in table.items():
                 try:

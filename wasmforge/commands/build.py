@@ -115,7 +115,7 @@ def build(
     import dataclasses
     import os
 
-    from wasmforge.build.project import build_project
+    from wasmforge.build.project import build_project, inputs_unchanged
     from wasmforge.cli import invocation_args
     from wasmforge.config.load import find_config, load_config
     from wasmforge.config.resolve import BuildFlags, resolve_settings
@@ -165,7 +165,9 @@ def build(
             raise UserError(msg)
         from wasmforge.build.watch import rebuild_on_changes
 
-        rebuild_on_changes(root, build_once, console, excluded=(settings.out_dir,))
+        rebuild_on_changes(
+            root, build_once, console, excluded=(settings.out_dir,),
+            unchanged=lambda: inputs_unchanged(current_settings(), invocation_args()))
         return
     build_once()
 

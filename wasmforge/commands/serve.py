@@ -18,6 +18,7 @@ from wasmforge.commands._common import JsonFlag, command_console
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
+    from wasmforge.config.resolve import Settings
     from wasmforge.console import Console
     from wasmforge.serve.plan import ServePlan
     from wasmforge.serve.server import WagiServer
@@ -69,6 +70,11 @@ def serve(
         str, typer.Option("--max-body-size", metavar="SIZE",
                           help="Largest request body, e.g. 1MiB (larger: 413).")
     ] = DEFAULT_MAX_BODY,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w",
+                           help="Rebuild on every change and serve the rebuilt modules (a failed "
+                                "build keeps the last good ones serving).")
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Serve WASI command modules as WAGI (CGI over WASI) HTTP handlers."""
@@ -93,17 +99,44 @@ def serve(
     plan = plan_serving(config, list(dict.fromkeys(targets or ())))
     settings = resolve_settings(root, config, os.environ,
                                 BuildFlags(profile=profile_name, targets=plan.targets))
-    if not no_build:
+    if no_build and watch:
+        msg = "--watch and --no-build contradict each other: give one"
+        raise UserError(msg)
+
+    def current_settings() -> Settings:
+        """From wasmforge.toml as it is now (a rebuild of --watch reads it again: flags and
+        sources may have changed; routes are fixed while serving)."""
+        return resolve_settings(root, load_config(config_path), os.environ,
+                                BuildFlags(profile=profile_name, targets=plan.targets))
+
+    def build() -> None:
         from wasmforge.build.project import build_project
         from wasmforge.cli import invocation_args
 
-        build_project(settings, config_path, console, request_args=invocation_args(),
+        build_project(current_settings(), config_path, console, request_args=invocation_args(),
                       package=False)
+
+    if not no_build:
+        build()
     server = start_server(plan_root=root, out_dir=settings.out_dir,
                           profile=settings.profile.name, plan=plan, host=host, port=port,
                           timeout=request_timeout, workers=workers, max_body=max_body,
                           console=console)
     _announce(server, console)
+    if watch:
+        from wasmforge.build.project import inputs_unchanged
+        from wasmforge.cli import invocation_args
+        from wasmforge.serve.reload import start_reloading
+
+        stop = start_reloading(
+            server, root=root, out_dir=settings.out_dir, profile=settings.profile.name,
+            build=build, console=console,
+            unchanged=lambda: inputs_unchanged(current_settings(), invocation_args()))
+        try:
+            server.serve_forever()
+        finally:
+            stop.set()
+        return
     server.serve_forever()
 
 
