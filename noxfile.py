@@ -36,10 +36,12 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Start-up time, output sizes and the build cache, printed as ratios measured in one run."""
+    """Start-up time, output sizes, the build cache and serve, printed as ratios measured in one
+    run."""
     session.run(sys.executable, "benchmarks/bench_startup.py")
     session.run(sys.executable, "benchmarks/bench_sizes.py", "--build")
     session.run(sys.executable, "benchmarks/bench_cache.py")
+    session.run(sys.executable, "benchmarks/bench_serve.py")
 
 
 @nox.session

@@ -5,8 +5,8 @@ reads requests and runs their handlers itself, at most ``workers`` handlers at o
 number of clients; a request past them waits in a queue (a FIFO semaphore) for at most its
 handler's timeout, then gets 503. The handler runs on the connection's own thread, not handed to a
 pool: every hand-over between threads costs a trip through the GIL, and under load such trips were
-most of a request's time (a pool of worker threads served 1,300 requests/s where this serves
-2,000 on two CPUs).
+most of a request's time (a pool of worker threads served 1,450 requests/s where this serves
+1,900 on two CPUs; docs/serve.md, "Performance").
 
 Deadlines: a handler still running at its timeout is stopped by epoch interruption and answered
 504 (wasmforge.serve.executor). A guest blocked in a host call (a WASI sleep) is not stopped until
@@ -80,7 +80,7 @@ def default_workers() -> int:
     request). More do not serve fast handlers faster: the Wasm runs outside the GIL, but each
     request's Python does not, and every thread more that wants the GIL makes each of the dozens
     of GIL hand-overs in a request (a wasmtime call, a system call) likelier to wait. Measured on
-    two CPUs, 16 clients, a C handler: 2 workers 1,800 requests/s, 4 workers 1,250."""
+    two CPUs, 16 clients, a C handler: 2 workers 1,900 requests/s, 4 workers 1,600."""
     return max(2, os.cpu_count() or 1)
 
 
