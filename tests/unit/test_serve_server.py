@@ -251,3 +251,25 @@ def test_routes_must_differ(tmp_path: Path) -> None:
     route = _route(tmp_path, "/...", wm.CGI_ENV, "env")
     with pytest.raises(UserError, match=r"route /\.\.\. is given twice"):
         WagiServer([route, route], port=0)
+
+
+def test_clients_that_go_away_or_send_garbage(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    with _serving([_route(tmp_path, "/...", wm.CGI_ENV, "env")]) as server:
+        address = ("127.0.0.1", server.port)
+        with socket.create_connection(address, timeout=TIMEOUT) as raw:  # a body cut short
+            raw.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            raw.shutdown(socket.SHUT_WR)
+            assert raw.recv(4096).startswith(b"HTTP/1.1 400 ")
+        with socket.create_connection(address, timeout=TIMEOUT) as raw:  # gone before the answer
+            raw.sendall(b"GET /gone HTTP/1.1\r\nHost: x\r\n\r\n")
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\0\0\0\0\0\0\0")  # RST
+        with socket.create_connection(address, timeout=TIMEOUT) as raw:
+            raw.sendall(b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n")  # a method nobody serves
+            assert raw.recv(4096).startswith(b"HTTP/1.1 501 ")
+        time.sleep(0.5)
+        assert _get(f"{server.url}/still/serving")[0] == 200
+    said = capsys.readouterr().err
+    assert "Traceback" not in said
+    assert "POST / 400 " in said
+    assert "the body ended early" in said

@@ -356,6 +356,20 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         super().__init__(address, _RequestHandler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """One line, not socketserver's traceback: a client that drops its connection is routine
+        (debug output); anything else is a bug in wasmforge, said as such, and serving goes on."""
+        import sys
+
+        del request  # the connection socketserver closes after this
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):
+            self.app.console.debug(f"{client_address[0]}: connection ended: {error}")
+            return
+        self.app.console.error(f"internal error answering {client_address[0]}: "
+                               f"{type(error).__name__}: {error}",
+                               hint="a bug in wasmforge serve; please report it")
+
     def server_bind(self) -> None:
         # http.server's own looks the host name up (socket.getfqdn), which can hang on a machine
         # without DNS: the name is not needed.
@@ -550,7 +564,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _send(self, response: WagiResponse, where: str, *, target: str = "",
               log_error: bool = True) -> _Outcome:
         """Write ``response``; what the access log says of it."""
-        self.wfile.write(self.response_bytes(response, closing=self.close_connection))
+        try:
+            self.wfile.write(self.response_bytes(response, closing=self.close_connection))
+        except OSError as error:  # the client went away (or stalled past the deadline)
+            self.close_connection = True
+            gone = f"not sent: {error.strerror or error}"
+            return _Outcome(replace(response, error=f"{response.error}; {gone}"
+                                    if response.error else gone), where, target)
         return _Outcome(response, where, target, log_error)
 
     def response_bytes(self, response: WagiResponse, *, closing: bool) -> bytes:
