@@ -273,3 +273,18 @@ def test_clients_that_go_away_or_send_garbage(tmp_path: Path,
     assert "Traceback" not in said
     assert "POST / 400 " in said
     assert "the body ended early" in said
+
+
+def test_utf8_in_the_request_line_and_headers_reaches_the_handler_as_utf8(tmp_path: Path) -> None:
+    with (_serving([_route(tmp_path, "/...", wm.CGI_ENV, "env")]) as server,
+          socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as raw):
+        raw.sendall("GET /ä?name=Jürgen HTTP/1.1\r\nHost: x\r\nX-Name: Jürgen\r\n".encode()
+                    + b"X-Bad: \xff\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    env, argv, _ = wm.parse_env_body(answer.partition(b"\r\n\r\n")[2])
+    assert (env["HTTP_X_NAME"], env["QUERY_STRING"], env["PATH_INFO"]) == (
+        "Jürgen", "name=Jürgen", "/ä")
+    assert env["HTTP_X_BAD"] == "\ufffd"  # not UTF-8: replaced, not passed on mangled
+    assert argv == ["/ä", "name=Jürgen"]

@@ -337,6 +337,16 @@ def _plain(status: int, error: str) -> WagiResponse:
                         f"{status} {phrase}\n".encode(), error=error)
 
 
+def _utf8(text: str) -> str:
+    """What http.server decoded as Latin-1 (the request line, header values), read again as the
+    UTF-8 clients send: the handler's environment is UTF-8, and "Jürgen" must reach it as such,
+    not as "JÃ¼rgen". Bytes that are not UTF-8 become U+FFFD (Spin gives such a header the value
+    "CORRUPT VALUE")."""
+    if text.isascii():
+        return text
+    return text.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+
+
 def _check_unique(routes: Sequence[Route]) -> None:
     seen: set[str] = set()
     for route in routes:
@@ -475,7 +485,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         if not target.startswith("/"):
             return None
-        path, _, query = target.partition("#")[0].partition("?")
+        path, _, query = _utf8(target).partition("#")[0].partition("?")
         return path, query
 
     def _wagi(self, app: WagiServer, route: Route, path: str, query: str,
@@ -487,7 +497,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return self._send(body, where)
         host, port = self.server.server_address[:2]
         request = WagiRequest(
-            method=self.command, path=path, query=query, headers=tuple(self.headers.items()),
+            method=self.command, path=path, query=query,
+            headers=tuple((name, _utf8(value)) for name, value in self.headers.items()),
             body=body, remote_addr=self.client_address[0], server_name=str(host),
             server_port=int(port), protocol=self.request_version,
         )
