@@ -36,8 +36,9 @@ def serve(
     targets: Annotated[
         list[str] | None,
         typer.Argument(metavar="[TARGET]...", show_default=False,
-                       help="Targets to serve (default: the [serve.routes] of wasmforge.toml, "
-                            "else every WASI command target; Emscripten web pages too)."),
+                       help="Targets to serve (default: the routes of wasmforge.toml's "
+                            "serve.routes table, else every WASI command target; Emscripten web "
+                            "pages too)."),
     ] = None,
     project_path: Annotated[
         Path, typer.Option("--project", "-C", help="Project directory (or its wasmforge.toml).")
