@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.toolchain]
 
 def _get(url: str) -> str:
     with urllib.request.urlopen(f"{url}/hello?name=Ada", timeout=30) as response:
-        return response.read().decode()
+        body: bytes = response.read()
+        return body.decode()
 
 
 def _until(url: str, expected: str, seconds: float = 60) -> str:
