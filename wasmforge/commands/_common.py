@@ -55,3 +55,30 @@ def output_file(source: Path, output: Path | None, *, suggestion: str, force: bo
         refuse_overwriting_input(source, output,
                                  hint="pass --force to write over it, or -o another file")
     return output
+
+
+ReleaseFlag = Annotated[bool, typer.Option("--release", help="Use the release profile.")]
+DebugFlag = Annotated[bool, typer.Option("--debug", help="Use the debug profile.")]
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", metavar="NAME", help="Use this profile.")
+]
+RUNNERS = ("auto", "docker", "local")
+
+
+def chosen_profile(release: bool, debug: bool, profile: str | None) -> str | None:
+    """The profile ``--release``/``--debug``/``--profile`` name (None: the config's default);
+    a UserError when they name more than one."""
+    given = [flag for flag, on in
+             (("--release", release), ("--debug", debug), ("--profile", profile is not None))
+             if on]
+    if len(given) > 1:
+        msg = f"{' and '.join(given)} contradict each other: give one"
+        raise UserError(msg)
+    return "release" if release else "debug" if debug else profile
+
+
+def check_runner(runner: str | None) -> None:
+    """A bad ``--runner`` is a bad argument (exit 2), not a bad config file."""
+    if runner is not None and runner not in RUNNERS:
+        msg = f"--runner: unknown runner {runner!r} (expected auto, docker or local)"
+        raise UserError(msg)

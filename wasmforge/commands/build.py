@@ -11,14 +11,20 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands._common import (
+    DebugFlag,
+    JsonFlag,
+    ProfileOption,
+    ReleaseFlag,
+    check_runner,
+    chosen_profile,
+    command_console,
+)
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
     from wasmforge.config.resolve import Settings
     from wasmforge.console import Console
-
-RUNNERS = ("auto", "docker", "local")
 
 
 def register(app: typer.Typer) -> None:
@@ -33,11 +39,9 @@ def build(
         list[str] | None,
         typer.Option("--target", "-t", metavar="NAME", help="Build only this target (repeatable)."),
     ] = None,
-    release: Annotated[bool, typer.Option("--release", help="Use the release profile.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Use the debug profile.")] = False,
-    profile: Annotated[
-        str | None, typer.Option("--profile", metavar="NAME", help="Use this profile.")
-    ] = None,
+    release: ReleaseFlag = False,
+    debug: DebugFlag = False,
+    profile: ProfileOption = None,
     runner: Annotated[
         str | None,
         typer.Option("--runner", metavar="auto|docker|local",
@@ -121,16 +125,8 @@ def build(
     from wasmforge.config.resolve import BuildFlags, resolve_settings
 
     console = command_console(json_output)
-    chosen = [flag for flag, given in
-              (("--release", release), ("--debug", debug), ("--profile", profile is not None))
-              if given]
-    if len(chosen) > 1:
-        msg = f"{' and '.join(chosen)} contradict each other: give one"
-        raise UserError(msg)
-    if runner is not None and runner not in RUNNERS:
-        msg = f"--runner: unknown runner {runner!r} (expected auto, docker or local)"
-        raise UserError(msg)
-    profile_name = "release" if release else "debug" if debug else profile
+    profile_name = chosen_profile(release, debug, profile)
+    check_runner(runner)
     config_path = find_config(path)
     root = config_path.parent.resolve()
 

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands._common import (
+    DebugFlag,
+    JsonFlag,
+    ProfileOption,
+    ReleaseFlag,
+    chosen_profile,
+    command_console,
+)
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
@@ -50,11 +57,9 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")
     ] = "127.0.0.1",
-    release: Annotated[bool, typer.Option("--release", help="Use the release profile.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Use the debug profile.")] = False,
-    profile: Annotated[
-        str | None, typer.Option("--profile", metavar="NAME", help="Use this profile.")
-    ] = None,
+    release: ReleaseFlag = False,
+    debug: DebugFlag = False,
+    profile: ProfileOption = None,
     no_build: Annotated[
         bool, typer.Option("--no-build", help="Serve what the last build made; do not build.")
     ] = False,
@@ -86,14 +91,8 @@ def serve(
     from wasmforge.serve.plan import plan_serving
 
     console = command_console(json_output)
-    chosen = [flag for flag, given in
-              (("--release", release), ("--debug", debug), ("--profile", profile is not None))
-              if given]
-    if len(chosen) > 1:
-        msg = f"{' and '.join(chosen)} contradict each other: give one"
-        raise UserError(msg)
+    profile_name = chosen_profile(release, debug, profile)
     max_body = _size(max_body_size)
-    profile_name = "release" if release else "debug" if debug else profile
     config_path = find_config(project_path)
     root = config_path.parent.resolve()
     config = load_config(config_path)

@@ -12,13 +12,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands._common import (
+    DebugFlag,
+    JsonFlag,
+    ProfileOption,
+    ReleaseFlag,
+    check_runner,
+    chosen_profile,
+    command_console,
+)
 from wasmforge.errors import UserError
 
 if TYPE_CHECKING:
     from wasmforge.testrun import CheckResult
-
-RUNNERS = ("auto", "docker", "local")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,11 +40,9 @@ def run_checks(
         typer.Option("--target", "-t", metavar="NAME",
                      help="Run only the checks of this target (repeatable)."),
     ] = None,
-    release: Annotated[bool, typer.Option("--release", help="Use the release profile.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Use the debug profile.")] = False,
-    profile: Annotated[
-        str | None, typer.Option("--profile", metavar="NAME", help="Use this profile.")
-    ] = None,
+    release: ReleaseFlag = False,
+    debug: DebugFlag = False,
+    profile: ProfileOption = None,
     runner: Annotated[
         str | None,
         typer.Option("--runner", metavar="auto|docker|local",
@@ -65,15 +69,8 @@ def run_checks(
     from wasmforge.testrun import BuiltTarget, run_check, select_tests
 
     console = command_console(json_output)
-    chosen = [flag for flag, given in
-              (("--release", release), ("--debug", debug), ("--profile", profile is not None))
-              if given]
-    if len(chosen) > 1:
-        msg = f"{' and '.join(chosen)} contradict each other: give one"
-        raise UserError(msg)
-    if runner is not None and runner not in RUNNERS:
-        msg = f"--runner: unknown runner {runner!r} (expected auto, docker or local)"
-        raise UserError(msg)
+    profile_name = chosen_profile(release, debug, profile)
+    check_runner(runner)
     config_path = find_config(path)
     root = config_path.parent.resolve()
     config = load_config(config_path)
@@ -88,7 +85,6 @@ def run_checks(
         msg = f"{config_path}: no [[test]] checks{where}"
         raise UserError(msg, hint="add one: [[test]] name = \"smoke\" target = \"...\" "
                         "expect-stdout-contains = \"...\" (see docs/test.md)")
-    profile_name = "release" if release else "debug" if debug else profile
     settings = resolve_settings(
         root, config, os.environ,
         BuildFlags(profile=profile_name, runner=runner, jobs=jobs,
