@@ -245,3 +245,24 @@ def test_a_built_command_component_targets_wasi_cli_command(tmp_path: Path) -> N
     assert again.returncode == 0, again.stderr
     [package] = json.loads(again.stdout)["packages"]
     assert [f["digest"] for f in package["formats"]] == digests
+
+
+def test_a_component_packages_as_an_artifact_unless_told_otherwise(tmp_path: Path) -> None:
+    """The format components are consumed in; a module keeps the compat image by default."""
+    (tmp_path / "hello.wat").write_text(HELLO_WAT, encoding="utf-8")
+    (tmp_path / "wasmforge.toml").write_text(
+        '[project]\nname = "hello"\nversion = "1.0.0"\n'
+        '[targets.hello]\nkind = "wat"\nsource = "hello.wat"\ncomponent = true\n'
+        'package = { image = "127.0.0.1:5000/wf/hello:1.0.0" }\n'
+        '[targets.plain]\nkind = "wat"\nsource = "hello.wat"\n'
+        'package = { image = "127.0.0.1:5000/wf/plain:1.0.0" }\n')
+    built = _wasmforge("build", "--runner", "local", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    oci = tmp_path / "dist" / "debug" / "oci"
+    assert sorted(p.name for p in (oci / "hello").iterdir() if p.is_dir()) == ["artifact"]
+    assert sorted(p.name for p in (oci / "plain").iterdir() if p.is_dir()) == ["image"]
+    alone = _wasmforge("package", str(tmp_path / "dist" / "debug" / "hello.wasm"), "-o",
+                       str(tmp_path / "alone"), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    assert (tmp_path / "alone" / "artifact").is_dir()
+    assert not (tmp_path / "alone" / "image").exists()

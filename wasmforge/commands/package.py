@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 FormatOption = Annotated[
     str | None,
     typer.Option("--format", "-f", help="image (runnable compat image), artifact (CNCF Wasm "
-                 "artifact) or both. Default: the target's package.format, else image."),
+                 "artifact) or both. Default: the target's package.format, else artifact for a "
+                 "component and image for a module."),
 ]
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-p", help="Build profile whose output to use.")
@@ -73,7 +74,8 @@ def package(
         msg = f"{path}: no such file"
         raise UserError(msg)
     if is_wasm_file(path):
-        results = [_package_file(path, name=name, tag=tag, output=output, fmt=fmt or "image",
+        results = [_package_file(path, name=name, tag=tag, output=output,
+                                 fmt=fmt or _default_format(path),
                                  annotations=annotation or [], env=env or [], force=force)]
     else:
         _refuse_file_options(name=name, tag=tag, output=output, annotation=annotation, env=env)
@@ -84,6 +86,13 @@ def package(
                                         targets=target or ())
         results = package_targets(project, targets, os.environ, format_flag=fmt)
     _report(console, results)
+
+
+def _default_format(path: Path) -> str:
+    """``artifact`` for a component (what component runtimes consume), ``image`` for a module."""
+    from wasmforge.wasm.module import read_module_file
+
+    return "artifact" if read_module_file(path).kind == "component" else "image"
 
 
 def _refuse_file_options(**given: Any) -> None:

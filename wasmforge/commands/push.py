@@ -97,7 +97,10 @@ def _project_image(
     if destination is None:
         msg = f"no destination for target {name!r}: pass REF or set targets.{name}.package.image"
         raise UserError(msg)
-    chosen = single_format(fmt or project.package_config(name).format.replace("both", "image"))
+    built = project.built().targets.get(name)
+    default = project.package_format(name, component=built is not None
+                                     and built.component is not None)
+    chosen = single_format(fmt or default.replace("both", "image"))
     [result] = package_targets(project, [name], os.environ, format_flag=chosen,
                               into=scratch)
     return load_layout(result.get(chosen).layout), destination

@@ -2,7 +2,7 @@
 
 Outputs go to ``<out_dir>/<profile>/oci/<target>/``. The image reference is the target's
 ``package.image``, else ``<target>:<project version>``; the format is the flag, else the target's
-``package.format``, else ``image``.
+``package.format``, else ``artifact`` for a component and ``image`` for a module.
 """
 
 from __future__ import annotations
@@ -40,6 +40,15 @@ class Project:
 
     def package_config(self, target: str) -> PackageConfig:
         return self.config.targets[target].package or PackageConfig()
+
+    def package_format(self, target: str, *, component: bool) -> str:
+        """The target's ``package.format``; unset, ``artifact`` for a component (the form
+        component runtimes consume: crun and youki run core modules only) and ``image`` for a
+        module."""
+        config = self.package_config(target)
+        if "format" in config.model_fields_set:
+            return config.format
+        return "artifact" if component else "image"
 
     def reference(self, target: str) -> str:
         configured = self.package_config(target).image
@@ -80,7 +89,8 @@ def package_targets(
             msg = f"{main}: the built module of target {name!r} is missing"
             raise UserError(msg, hint="run wasmforge build first")
         created = _created(project, target, env)
-        choice = format_flag or project.package_config(name).format
+        choice = format_flag or project.package_format(name, component=target.component
+                                                       is not None)
         results.append(package_module(
             main,
             name=name,
