@@ -18,6 +18,7 @@ from typing import Any
 
 from wasmforge.errors import UserError
 from wasmforge.wasm.module import (
+    COMPONENT_VERSION,
     MAGIC,
     MalformedModuleError,
     ModuleInfo,
@@ -25,10 +26,9 @@ from wasmforge.wasm.module import (
     Section,
     parse_module,
     read_producers,
+    read_sections,
 )
 
-# The preamble's version (0x0d 0x00) and layer (0x01 0x00) as one little-endian u32.
-COMPONENT_VERSION = 0x0001000D
 SECTION_NAMES = {
     0: "custom", 1: "core module", 2: "core instance", 3: "core type", 4: "component",
     5: "instance", 6: "alias", 7: "type", 8: "canon", 9: "start", 10: "import", 11: "export",
@@ -132,16 +132,7 @@ def parse_component(
     # section names items by these indices.
     seen: dict[tuple[int, ...], int] = {_CORE_MODULE_SORT: 0, _COMPONENT_SORT: 0}
     names: dict[tuple[int, ...], dict[int, str]] = {}
-    while not reader.at_end:
-        section_start = reader.pos
-        section_id = reader.byte()
-        if section_id not in SECTION_NAMES:
-            msg = f"unknown component section id {section_id}"
-            raise reader.fail(msg, at=section_start)
-        context = f"component {SECTION_NAMES[section_id]} section"
-        size = reader.u32()
-        offset = reader.base + reader.pos
-        body = reader.sub(size, context)
+    for section_id, offset, size, body in read_sections(reader, SECTION_NAMES, "component "):
         if section_id == 0:
             name = body.name()
             info.sections.append(Section(0, name, offset, size))

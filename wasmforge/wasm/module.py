@@ -8,6 +8,7 @@ that says where, never an IndexError.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 from wasmforge.errors import UserError
 
 MAGIC = b"\0asm"
+# A component's preamble: version 0x0d 0x00 and layer 0x01 0x00, read as one little-endian u32.
+COMPONENT_VERSION = 0x0001000D
 SECTION_NAMES = {
     0: "custom", 1: "type", 2: "import", 3: "function", 4: "table", 5: "memory", 6: "global",
     7: "export", 8: "start", 9: "element", 10: "code", 11: "data", 12: "datacount", 13: "tag",
@@ -216,6 +219,23 @@ class Reader:
             raise self.fail(msg)
 
 
+def read_sections(
+    reader: Reader, names: Mapping[int, str], what: str = "",
+) -> Iterator[tuple[int, int, int, Reader]]:
+    """Each section of a module or component body: its id, the payload's file offset and size,
+    and a reader of the payload alone. An id not in ``names`` is an error at its byte; ``what``
+    ("component ") says whose sections they are in messages."""
+    while not reader.at_end:
+        section_start = reader.pos
+        section_id = reader.byte()
+        if section_id not in names:
+            msg = f"unknown {what}section id {section_id}"
+            raise reader.fail(msg, at=section_start)
+        size = reader.u32()
+        offset = reader.base + reader.pos
+        yield section_id, offset, size, reader.sub(size, f"{what}{names[section_id]} section")
+
+
 def read_module_file(path: Path) -> ModuleInfo:
     try:
         data = path.read_bytes()
@@ -242,7 +262,7 @@ def parse_module(data: bytes, origin: str = "<module>", *, base: int = 0) -> Mod
         raise MalformedModuleError(msg)
     version = int.from_bytes(data[4:8], "little")
     info = ModuleInfo(size=len(data))
-    if version == 0x0001000D:  # component model: version 0x0d, layer 1
+    if version == COMPONENT_VERSION:
         info.kind = "component"
         return info
     if version != 1:
@@ -250,16 +270,7 @@ def parse_module(data: bytes, origin: str = "<module>", *, base: int = 0) -> Mod
         raise MalformedModuleError(msg)
     reader = Reader(data[8:], origin, base=base + 8)
     types: list[str | None] = []
-    while not reader.at_end:
-        section_start = reader.pos
-        section_id = reader.byte()
-        if section_id not in SECTION_NAMES:
-            msg = f"unknown section id {section_id}"
-            raise reader.fail(msg, at=section_start)
-        context = f"{SECTION_NAMES[section_id]} section"
-        size = reader.u32()
-        offset = reader.base + reader.pos
-        body = reader.sub(size, context)
+    for section_id, offset, size, body in read_sections(reader, SECTION_NAMES):
         if section_id == 0:
             name = body.name()
             info.sections.append(Section(0, name, offset, size))
