@@ -100,25 +100,10 @@ def run_wasi(program: WasiProgram, *, timeout: float | None = None) -> int:
     """Run ``program`` to its end (see the module docstring); its exit code."""
     import wasmtime
 
-    from wasmforge.wasm.module import MAGIC, parse_module
-    from wasmforge.wasm.sniff import is_component_text
-
-    # Binary structure first: its errors say where a file is truncated or corrupt; wasmtime's do
-    # not. (Text is left to wasmtime, which runs .wat as a runtime like crun does.)
-    if program.wasm.startswith(MAGIC):
-        is_component = parse_module(program.wasm, program.origin).kind == "component"
-    else:
-        is_component = is_component_text(program.wasm)
-    engine_config = _engine_config()
-    engine_config.epoch_interruption = True
-    engine = wasmtime.Engine(engine_config)
-    if is_component:
+    engine = epoch_engine()
+    if _is_component(program):
         return _run_component(program, engine, timeout)
-    try:
-        module = wasmtime.Module(engine, program.wasm)
-    except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: not a valid module: {_cause(error)}"
-        raise UserError(msg) from None
+    module = compile_module(engine, program.wasm, program.origin)
     start_type = next((e.type for e in module.exports if e.name == "_start"), None)
     if not isinstance(start_type, wasmtime.FuncType):
         msg = f"{program.origin}: exports no _start function, so it is not a WASI command"
@@ -163,14 +148,9 @@ def _store(engine: Any, program: WasiProgram) -> Any:
 
 def _run_component(program: WasiProgram, engine: Any, timeout: float | None) -> int:
     """A component exporting ``wasi:cli/run``, run as ``run_wasi`` runs a module."""
-    import wasmtime
     from wasmtime import component
 
-    try:
-        compiled = component.Component(engine, program.wasm)
-    except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: not a valid component: {_cause(error)}"
-        raise UserError(msg) from None
+    compiled = _compile_component(engine, program.wasm, program.origin)
     exports = compiled.type.exports(engine)
     run_interface = next((name for name in exports
                           if name == CLI_RUN or name.startswith(f"{CLI_RUN}@")), None)
@@ -331,6 +311,51 @@ def _supervised(
     return outcome[0]
 
 
+def epoch_engine() -> Any:
+    """An engine whose guests an epoch increment stops (Ctrl-C, --timeout, a request's deadline),
+    with backtraces as ``_engine_config`` sets them."""
+    import wasmtime
+
+    config = _engine_config()
+    config.epoch_interruption = True
+    return wasmtime.Engine(config)
+
+
+def compile_module(engine: Any, wasm: bytes, origin: str) -> Any:
+    """A core module compiled for ``engine``; a one-line UserError naming ``origin`` if wasmtime
+    refuses it."""
+    import wasmtime
+
+    try:
+        return wasmtime.Module(engine, wasm)
+    except wasmtime.WasmtimeError as error:
+        msg = f"{origin}: not a valid module: {_cause(error)}"
+        raise UserError(msg) from None
+
+
+def _compile_component(engine: Any, wasm: bytes, origin: str) -> Any:
+    import wasmtime
+    from wasmtime import component
+
+    try:
+        return component.Component(engine, wasm)
+    except wasmtime.WasmtimeError as error:
+        msg = f"{origin}: not a valid component: {_cause(error)}"
+        raise UserError(msg) from None
+
+
+def _is_component(program: WasiProgram) -> bool:
+    """A component's binary or text. The binary's structure is read first: its errors say where a
+    file is truncated or corrupt, wasmtime's do not (text is left to wasmtime, which runs .wat as
+    a runtime like crun does)."""
+    from wasmforge.wasm.module import MAGIC, parse_module
+    from wasmforge.wasm.sniff import is_component_text
+
+    if program.wasm.startswith(MAGIC):
+        return parse_module(program.wasm, program.origin).kind == "component"
+    return is_component_text(program.wasm)
+
+
 def _engine_config() -> Any:
     """A wasmtime Config whose backtraces have file and line where DWARF says them, unless the user
     set WASMTIME_BACKTRACE_DETAILS (their value is used)."""
@@ -422,21 +447,11 @@ def invoke_wasi(
     does: an export of a core module (a reactor: after its ``_initialize``), or a top-level function
     export of a component (whose world is not ``wasi:cli/command``). The program's WASI context,
     stdio, threads and timeout are those of :func:`run_wasi`."""
-    import wasmtime
 
-    from wasmforge.wasm.module import MAGIC, parse_module
-    from wasmforge.wasm.sniff import is_component_text
-
-    if program.wasm.startswith(MAGIC):
-        is_component = parse_module(program.wasm, program.origin).kind == "component"
-    else:
-        is_component = is_component_text(program.wasm)
-    engine_config = _engine_config()
-    engine_config.epoch_interruption = True
-    engine = wasmtime.Engine(engine_config)
+    engine = epoch_engine()
     returned: list[tuple[Any, ...]] = []
     stopping = threading.Event()
-    if is_component:
+    if _is_component(program):
         call = _component_call(program, engine, function, args, returned, stopping)
     else:
         call = _module_call(program, engine, function, args, returned, stopping)
@@ -450,11 +465,7 @@ def _module_call(
 ) -> Callable[[], int]:
     import wasmtime
 
-    try:
-        module = wasmtime.Module(engine, program.wasm)
-    except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: not a valid module: {_cause(error)}"
-        raise UserError(msg) from None
+    module = compile_module(engine, program.wasm, program.origin)
     functions = {e.name: e.type for e in module.exports if isinstance(e.type, wasmtime.FuncType)}
     func_type = functions.get(function)
     if func_type is None:
@@ -501,11 +512,7 @@ def _component_call(
     import wasmtime
     from wasmtime import component
 
-    try:
-        compiled = component.Component(engine, program.wasm)
-    except wasmtime.WasmtimeError as error:
-        msg = f"{program.origin}: not a valid component: {_cause(error)}"
-        raise UserError(msg) from None
+    compiled = _compile_component(engine, program.wasm, program.origin)
     exports = compiled.type.exports(engine)
     func_type = exports[function].ty if function in exports else None
     if not isinstance(func_type, component.FuncType):

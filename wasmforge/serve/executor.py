@@ -85,7 +85,7 @@ class WagiHandler:
         a missing directory."""
         import wasmtime
 
-        from wasmforge.wasirun import _cause
+        from wasmforge.wasirun import _cause, compile_module
         from wasmforge.wasm.module import MAGIC, parse_module
 
         if timeout <= 0:
@@ -116,11 +116,7 @@ class WagiHandler:
                    "(WAGI handlers)")
             raise UserError(msg, hint="build the target without component = true")
         self._engine = _shared_engine()
-        try:
-            compiled = wasmtime.Module(self._engine, wasm)
-        except wasmtime.WasmtimeError as error:
-            msg = f"{module}: not a valid module: {_cause(error)}"
-            raise UserError(msg) from None
+        compiled = compile_module(self._engine, wasm, str(module))
         start = next((e.type for e in compiled.exports if e.name == "_start"), None)
         if not isinstance(start, wasmtime.FuncType) or start.params or start.results:
             msg = f"{module}: exports no _start function, so it is not a WASI command"
@@ -328,13 +324,10 @@ def _shared_engine() -> Any:
     global _engine
     with _engine_lock:
         if _engine is None:
-            import wasmtime
 
-            from wasmforge.wasirun import _engine_config
+            from wasmforge.wasirun import epoch_engine
 
-            config = _engine_config()  # backtraces with file:line for modules with DWARF
-            config.epoch_interruption = True
-            _engine = wasmtime.Engine(config)
+            _engine = epoch_engine()  # backtraces with file:line for modules with DWARF
             threading.Thread(target=_tick, args=(_engine,), name="wasmforge-serve-epoch",
                              daemon=True).start()
         return _engine
