@@ -82,3 +82,11 @@ def check_runner(runner: str | None) -> None:
     if runner is not None and runner not in RUNNERS:
         msg = f"--runner: unknown runner {runner!r} (expected auto, docker or local)"
         raise UserError(msg)
+
+
+ProjectArgument = Annotated[
+    Path, typer.Argument(help="Project directory (or its wasmforge.toml).", show_default=False)
+]
+OutDirOption = Annotated[
+    Path | None, typer.Option("--out-dir", "-o", help="Output directory (default: dist).")
+]

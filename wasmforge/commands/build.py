@@ -14,7 +14,9 @@ import typer
 from wasmforge.commands._common import (
     DebugFlag,
     JsonFlag,
+    OutDirOption,
     ProfileOption,
+    ProjectArgument,
     ReleaseFlag,
     check_runner,
     chosen_profile,
@@ -32,9 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def build(
-    path: Annotated[
-        Path, typer.Argument(help="Project directory (or its wasmforge.toml).", show_default=False)
-    ] = Path(),
+    path: ProjectArgument = Path(),
     target: Annotated[
         list[str] | None,
         typer.Option("--target", "-t", metavar="NAME", help="Build only this target (repeatable)."),
@@ -57,9 +57,7 @@ def build(
         bool, typer.Option("--keep-going", "-k",
                            help="Build the other targets when one fails.")
     ] = False,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out-dir", "-o", help="Output directory (default: dist).")
-    ] = None,
+    out_dir: OutDirOption = None,
     check_reproducible: Annotated[
         bool,
         typer.Option("--check-reproducible",

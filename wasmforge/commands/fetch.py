@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands._common import JsonFlag, ProjectArgument, command_console
 
 if TYPE_CHECKING:
     from wasmforge.config.model import WasmforgeConfig
@@ -22,9 +22,6 @@ def register(app: typer.Typer) -> None:
     app.command("lock")(lock)
 
 
-ProjectArgument = Annotated[
-    Path, typer.Argument(help="Project directory (or its wasmforge.toml).", show_default=False)
-]
 RunnerOption = Annotated[
     str | None,
     typer.Option("--runner", metavar="auto|docker|local",

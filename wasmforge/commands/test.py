@@ -15,7 +15,9 @@ import typer
 from wasmforge.commands._common import (
     DebugFlag,
     JsonFlag,
+    OutDirOption,
     ProfileOption,
+    ProjectArgument,
     ReleaseFlag,
     check_runner,
     chosen_profile,
@@ -32,9 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run_checks(
-    path: Annotated[
-        Path, typer.Argument(help="Project directory (or its wasmforge.toml).", show_default=False)
-    ] = Path(),
+    path: ProjectArgument = Path(),
     target: Annotated[
         list[str] | None,
         typer.Option("--target", "-t", metavar="NAME",
@@ -52,9 +52,7 @@ def run_checks(
         int | None,
         typer.Option("--jobs", "-j", min=1, help="Build actions run in parallel."),
     ] = None,
-    out_dir: Annotated[
-        Path | None, typer.Option("--out-dir", "-o", help="Output directory (default: dist).")
-    ] = None,
+    out_dir: OutDirOption = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Build the project, then run the checks its wasmforge.toml declares (test entries)."""
