@@ -30,8 +30,8 @@ def test_changed_paths_sees_edits_additions_and_removals() -> None:
     assert changed_paths(before, after) == ["b", "c", "d"]
 
 
-def test_a_burst_of_changes_is_one_rebuild(tmp_path: Path) -> None:
-    (tmp_path / "a.c").write_text("0")
+def _watch_once(root: Path, *, debounce: float) -> tuple[threading.Thread, list[list[str]]]:
+    """A watcher on its own thread that stops after its first call; the calls it made."""
     calls: list[list[str]] = []
     stop = threading.Event()
 
@@ -39,9 +39,15 @@ def test_a_burst_of_changes_is_one_rebuild(tmp_path: Path) -> None:
         calls.append(paths)
         stop.set()
 
-    thread = threading.Thread(target=watch, args=(tmp_path, record),
-                              kwargs={"stop": stop, "interval": 0.05, "debounce": 0.4})
+    thread = threading.Thread(target=watch, args=(root, record),
+                              kwargs={"stop": stop, "interval": 0.05, "debounce": debounce})
     thread.start()
+    return thread, calls
+
+
+def test_a_burst_of_changes_is_one_rebuild(tmp_path: Path) -> None:
+    (tmp_path / "a.c").write_text("0")
+    thread, calls = _watch_once(tmp_path, debounce=0.4)
     time.sleep(0.2)
     for n in range(5):  # five writes 0.1 s apart: within one debounce period of each other
         (tmp_path / f"f{n}.c").write_text(str(n))
@@ -99,16 +105,7 @@ def test_build_watch_rebuilds_keeps_going_after_an_error_and_stops_on_ctrl_c(
 
 
 def test_a_file_written_all_the_time_does_not_hold_the_build_back(tmp_path: Path) -> None:
-    calls: list[list[str]] = []
-    stop = threading.Event()
-
-    def record(paths: list[str]) -> None:
-        calls.append(paths)
-        stop.set()
-
-    thread = threading.Thread(target=watch, args=(tmp_path, record),
-                              kwargs={"stop": stop, "interval": 0.05, "debounce": 0.3})
-    thread.start()
+    thread, calls = _watch_once(tmp_path, debounce=0.3)
     started = time.monotonic()
     n = 0
     while thread.is_alive() and time.monotonic() - started < 10:
