@@ -195,12 +195,7 @@ class ToolchainContainer:
             self._engine_lost = why
             idle, busy = list(self._shells), list(self._busy)
             stdin = self._stdin
-        for shell in idle:
-            shell.close()
-        for shell in busy:
-            shell.interrupt()  # its reader closes it
-        if stdin is not None:
-            _shut(stdin)
+        _end_connections(idle, busy, stdin)
 
     def _raise_if_engine_lost(self, program: str) -> None:
         if self._engine_lost is not None:
@@ -233,12 +228,7 @@ class ToolchainContainer:
             watchdog, self._watchdog = self._watchdog, None
         if watchdog is not None:
             watchdog.stop()
-        for shell in idle:
-            shell.close()
-        for shell in busy:
-            shell.interrupt()  # its reader closes it
-        if stdin is not None:
-            _shut(stdin)
+        _end_connections(idle, busy, stdin)
         if container is None or self._engine_lost is not None:
             return  # an engine that stopped answering is not waited on
         if not started and not already:
@@ -416,6 +406,17 @@ def _resource_limits(limits: Limits) -> dict[str, Any]:
     if limits.cpus:
         found["nano_cpus"] = int(limits.cpus * 1e9)
     return found
+
+
+def _end_connections(idle: Sequence[_Shell], busy: Sequence[_Shell], stdin: Any) -> None:
+    """Close the idle shells, interrupt the busy ones (each one's reader closes it) and shut the
+    container's stdin: every wait on the engine ends."""
+    for shell in idle:
+        shell.close()
+    for shell in busy:
+        shell.interrupt()
+    if stdin is not None:
+        _shut(stdin)
 
 
 def _shut(connection: Any) -> None:

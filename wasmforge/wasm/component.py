@@ -27,6 +27,7 @@ from wasmforge.wasm.module import (
     parse_module,
     read_producers,
     read_sections,
+    section_sizes,
 )
 
 SECTION_NAMES = {
@@ -76,12 +77,7 @@ class ComponentInfo:
         return found
 
     def section_sizes(self) -> dict[str, int]:
-        """Bytes by category, as ``ModuleInfo.section_sizes`` counts them."""
-        sizes: dict[str, int] = {}
-        for section in self.sections:
-            key = f"custom:{section.name}" if section.custom else section.name
-            sizes[key] = sizes.get(key, 0) + section.size
-        return sizes
+        return section_sizes(self.sections)
 
     def as_dict(self) -> dict[str, Any]:
         return {

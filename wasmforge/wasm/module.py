@@ -8,7 +8,7 @@ that says where, never an IndexError.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,12 +102,7 @@ class ModuleInfo:
         return "library"
 
     def section_sizes(self) -> dict[str, int]:
-        """Bytes by category: each standard section by name, custom ones as ``custom:<name>``."""
-        sizes: dict[str, int] = {}
-        for section in self.sections:
-            key = f"custom:{section.name}" if section.custom else section.name
-            sizes[key] = sizes.get(key, 0) + section.size
-        return sizes
+        return section_sizes(self.sections)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -217,6 +212,15 @@ class Reader:
         if not self.at_end:
             msg = f"{len(self.data) - self.pos} unexpected bytes at the end of the section"
             raise self.fail(msg)
+
+
+def section_sizes(sections: Iterable[Section]) -> dict[str, int]:
+    """Bytes by category: each standard section by name, custom ones as ``custom:<name>``."""
+    sizes: dict[str, int] = {}
+    for section in sections:
+        key = f"custom:{section.name}" if section.custom else section.name
+        sizes[key] = sizes.get(key, 0) + section.size
+    return sizes
 
 
 def read_sections(
