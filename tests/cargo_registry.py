@@ -21,8 +21,9 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.http_support import QuietHandler, serve
 
 DEBIAN_CRATES = Path("/usr/share/cargo/registry")
 # Debian's own files in a crate dir, which the published crate does not have.
@@ -136,10 +137,10 @@ class SparseRegistry:
 @contextmanager
 def serve_registry(registry: SparseRegistry) -> Iterator[SparseRegistry]:
     """Serve ``registry`` on a free port of 127.0.0.1 until the block ends."""
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes] = {}  # filled once the port, which the index names, is known
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             path = self.path.split("?")[0]
             with lock:
@@ -148,23 +149,9 @@ def serve_registry(registry: SparseRegistry) -> Iterator[SparseRegistry]:
             if body is None:
                 self.send_error(404)
                 return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_body(body)
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    registry.url = f"http://127.0.0.1:{server.server_address[1]}"
-    files.update(registry.files())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
+    with serve(Handler) as address:
+        registry.url = f"http://{address}"
+        files.update(registry.files())
         yield registry
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

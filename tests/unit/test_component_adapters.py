@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from tests.http_support import serve
+from tests.http_support import QuietHandler, serve
 from tests.oci_samples import HELLO_WAT, assemble
 from wasmforge.component.adapters import (
     ADAPTER_SHA256,
@@ -58,16 +57,9 @@ def test_a_local_adapter_dir_is_checked_against_the_pins(
 
 
 def test_a_registry_serving_another_package_is_refused(tmp_path: Path) -> None:
-    class Impostor(BaseHTTPRequestHandler):
+    class Impostor(QuietHandler):
         def do_GET(self) -> None:
-            body = b"not the package"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
+            self.send_body(b"not the package")
 
     with serve(Impostor) as address:
         env = {REGISTRY_ENV: f"http://{address}/", "WASMFORGE_CACHE_DIR": str(tmp_path)}
