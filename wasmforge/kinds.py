@@ -47,6 +47,8 @@ KINDS: dict[TargetKind, KindInfo] = {
 
 # The toolchain images, in the order they are listed and built.
 IMAGE_KINDS: tuple[str, ...] = tuple(info.image for info in KINDS.values() if info.image)
+# Images a set may ship besides its toolchains: Wasm runtimes that `wasmforge run --runtime` uses.
+RUNTIME_IMAGES: tuple[str, ...] = ("wasmedge",)
 
 
 def toolchain_of(kind: TargetKind) -> str:

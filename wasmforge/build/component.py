@@ -5,9 +5,11 @@
 The componentize action runs on the host (wasm-tools is a dependency of wasmforge) over the final
 core module, with the pinned preview1 adapter (``wasmforge.component.adapters``); its key covers the
 module, both adapters' pins, the WIT directory and the world. Which adapter is used follows from the
-module itself: one exporting ``_start`` is a command, anything else a reactor. A toolchain that
-already emits components (Rust's wasm32-wasip2, with an image of the user's own) passes through it,
-validated.
+module itself: one exporting ``_start`` is a command, anything else a reactor. A ``wasm32-wasip2``
+target is always a component: the shipped toolchains link it as a core module importing WASI 0.2
+(and a few preview 1 functions, which the adapter provides), as ``wasm-component-ld`` would before
+componentizing; a toolchain that already emits a component (an image of the user's own with
+``wasm-component-ld``) passes through, validated.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from wasmforge.build.action import Action
 from wasmforge.build.plan import Output, PlanContext, TargetPlan
 from wasmforge.build.sources import project_dir
 from wasmforge.component.adapters import ADAPTER_SHA256, NPM_PACKAGE, NPM_VERSION
-from wasmforge.config.model import EmscriptenTarget, RustTarget, Target
+from wasmforge.config.model import EmscriptenTarget, RustTarget, Target, WasiSdkTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import HOST_TOOLCHAIN
+from wasmforge.toolchain_sets import WASIP2
 
-WASIP2 = "wasm32-wasip2"
 # Where the componentize action leaves the component (inside the target's dir).
 COMPONENT_DIR = ".wasmforge/component"
 ADAPTER_PINS = f"{NPM_PACKAGE}@{NPM_VERSION} " + " ".join(
@@ -32,7 +34,7 @@ ADAPTER_PINS = f"{NPM_PACKAGE}@{NPM_VERSION} " + " ".join(
 def wants_component(target: Target, context: PlanContext) -> bool:
     """The target's own ``component``, else the profile's (which JS glue targets ignore). A
     wasm32-wasip2 target's output is a component whatever they say."""
-    if isinstance(target, RustTarget) and target.triple == WASIP2:
+    if _is_wasip2(target):
         return True
     if target.component is not None:
         return target.component
@@ -40,11 +42,15 @@ def wants_component(target: Target, context: PlanContext) -> bool:
     return context.profile.component and not js_glue
 
 
+def _is_wasip2(target: Target) -> bool:
+    return isinstance(target, RustTarget | WasiSdkTarget) and target.triple == WASIP2
+
+
 def with_componentizer(
     name: str, plan: TargetPlan, target: Target, context: PlanContext,
 ) -> TargetPlan:
     """``plan`` with a componentize action over its main module, when the target is a component."""
-    if isinstance(target, RustTarget) and target.triple == WASIP2 and target.component is False:
+    if _is_wasip2(target) and target.component is False:
         msg = (f"targets.{name}.component = false contradicts triple = \"{WASIP2}\", whose "
                "output is a component")
         raise ConfigError(msg, hint="use triple = \"wasm32-wasip1\" for a core module")

@@ -32,6 +32,7 @@ from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import HOME_DIR, Step
 from wasmforge.runner.owner import SCRATCH_PREFIX
+from wasmforge.toolchain_sets import SETS
 
 TOOLCHAIN = toolchain_of("rust")
 # Cargo's own build dir in a package, which a copy and the package's inputs leave out.
@@ -46,6 +47,21 @@ _COPY_SCRIPT = ('src="$1"; dst="$2"; shift 2; '
 EDITION = "2021"
 # CARGO_ENCODED_RUSTFLAGS separates flags with this byte, so paths with spaces stay whole.
 _FLAG_SEPARATOR = "\x1f"
+
+
+def rust_triple(name: str, target: RustTarget, context: PlanContext) -> str:
+    """The target's ``triple``, else its toolchain set's default; a shipped Rust that lacks the
+    named target is a config error (an image or recipe of the user's own is taken at its word)."""
+    toolchain_set = SETS[context.toolchains.set_for(TOOLCHAIN)]
+    triple = target.triple or toolchain_set.rust_default_triple
+    table = context.toolchains.rust
+    own_toolchain = table is not None and (table.image or table.recipe)
+    if not own_toolchain and triple not in toolchain_set.rust_targets:
+        msg = (f"targets.{name}.triple: the {toolchain_set.name} set's Rust has no {triple} "
+               f"target (it has {', '.join(toolchain_set.rust_targets)})")
+        raise ConfigError(msg, hint=f"use triple = \"{toolchain_set.rust_default_triple}\", or "
+                          "another [toolchains] set")
+    return triple
 
 
 def plan_target(name: str, target: RustTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
@@ -65,7 +81,7 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
     produced, dep_info = f"{name}.wasm", f"{name}.d"
     out = layout.out(name)
     argv = [
-        "rustc", "--edition", EDITION, "--target", target.triple,
+        "rustc", "--edition", EDITION, "--target", rust_triple(name, target, context),
         "--crate-type", target.crate_type,
         "-C", f"opt-level={rust_opt_level(profile.opt_level)}",
         *(["-C", "debuginfo=2"] if profile.debug_info else []),
@@ -88,6 +104,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     out = layout.out(name)
     profile = context.profile
     release = profile.opt_level != 0
+    triple = rust_triple(name, target, context)
     package = package_dir.removeprefix("./") or "."
     configs = _cargo_configs(context, package)
     lock = (Path(package) / LOCK_FILE).as_posix()
@@ -117,7 +134,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
         crate_dir = copy if package == "." else f"{copy}/{package}"
     argv = ["cargo", "build", "--offline", *(["--locked"] if locked else []),
             *(["--config", f"{out}/{DEPS_CONFIG}"] if cargo and cargo.fetch else []),
-            "--target", target.triple, *(["--release"] if release else [])]
+            "--target", triple, *(["--release"] if release else [])]
     argv += ["--lib"] if target.crate_type == "cdylib" else ["--bin", artifact]
     if target.features:
         argv += ["--features", ",".join(target.features)]
@@ -139,7 +156,7 @@ def _plan_cargo(name: str, target: RustTarget, context: PlanContext) -> TargetPl
     }
     steps.append(Step(description="cargo build", argv=tuple(argv), cwd=crate_dir,
                       env=tuple(sorted(env.items()))))
-    built = f"cargo-target/{target.triple}/{'release' if release else 'debug'}/{artifact}"
+    built = f"cargo-target/{triple}/{'release' if release else 'debug'}/{artifact}"
     own_target = CARGO_TARGET_DIR if package == "." else f"{package}/{CARGO_TARGET_DIR}"
     excluded = [own_target, *context.tree_excludes]
     action = Action(

@@ -1,4 +1,8 @@
-"""``kind = "wasi-sdk"``: C and C++ to wasm32-wasi with clang, or the user's own make/CMake command.
+"""``kind = "wasi-sdk"``: C and C++ to WASI with clang, or the user's own make/CMake command.
+
+``triple`` picks wasi-libc's sysroot: ``wasm32-wasip1`` (clang 16 of the debian-12 set calls it
+``wasm32-wasi``) or ``wasm32-wasip2``, whose core module imports the WASI 0.2 interfaces (and still
+some preview 1 functions) and is made a component after it is optimised (``build.component``).
 
 Each source is compiled on its own (``-c``, with ``-MD`` naming the headers it read), then the
 objects are linked: compiles run in parallel and are cached one by one, so touching one file
@@ -31,13 +35,25 @@ from wasmforge.config.model import CFamilyFields, WasiSdkTarget
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
 from wasmforge.runner.base import Step
+from wasmforge.toolchain_sets import SETS, WASIP2
 
 TOOLCHAIN = toolchain_of("wasi-sdk")
-WASI_TARGET = "--target=wasm32-wasi"
 # Objects and dependency files of the per-source compiles, inside the target's dir.
 OBJECT_DIR = ".wasmforge/obj"
 # wasm-ld lists every file it reads, so that libraries found on a search path are inputs too.
 LINK_TRACE = "-Wl,--trace"
+
+
+def target_flag(name: str, target: WasiSdkTarget, context: PlanContext) -> str:
+    """clang's ``--target=`` for the target's ``triple`` in its toolchain set."""
+    toolchain_set = SETS[context.toolchains.set_for(TOOLCHAIN)]
+    if target.triple != WASIP2:
+        return f"--target={toolchain_set.c_wasip1_target}"
+    if not toolchain_set.wasip2:
+        msg = (f"targets.{name}.triple: {WASIP2} needs the debian-13 toolchain set; the "
+               f"{toolchain_set.name} set's wasi-libc has no {WASIP2} sysroot")
+        raise ConfigError(msg, hint='set [toolchains] set = "debian-13"')
+    return f"--target={WASIP2}"
 
 
 def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
@@ -60,15 +76,16 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     env = tuple(sorted(target.env.items()))
     cxx = language == "c++"
     cflags, ldflags = user_flags(context, "wasi-sdk", target)
+    wasi_target = target_flag(name, target, context)
     profile_flags = _profile_flags(context, name, cxx=cxx)
     compile_flags = [*profile_flags, *_preprocessor_flags(target, context, name), *cflags]
-    compiles = compile_actions(context, name, TOOLCHAIN, [driver, WASI_TARGET, *compile_flags],
+    compiles = compile_actions(context, name, TOOLCHAIN, [driver, wasi_target, *compile_flags],
                                sources, env, flag_words=cflags)
     objects = tuple(action.produces[0] for action in compiles)
     produced = f"{name}.wasm"
     link_flags = [*ldflags, *[f"-l{lib}" for lib in target.libs]]
     argv = (
-        driver, WASI_TARGET, *_profile_flags(context, name, cxx=cxx, link=True),
+        driver, wasi_target, *_profile_flags(context, name, cxx=cxx, link=True),
         *without_opt_levels(cflags),
         *([f"-mexec-model={target.exec_model}"] if target.exec_model == "reactor" else []),
         *[f"-Wl,--export={symbol}" for symbol in target.exports],
@@ -185,8 +202,9 @@ def _plan_command(
     user_cflags, user_ldflags = user_flags(context, "wasi-sdk", target)
     flags = [*_profile_flags(context, name, cxx=False),
              *_preprocessor_flags(target, context, name), *user_cflags]
-    cflags = shlex.join([WASI_TARGET, *flags])
-    ldflags = shlex.join([WASI_TARGET, *user_ldflags, *[f"-l{lib}" for lib in target.libs]])
+    wasi_target = target_flag(name, target, context)
+    cflags = shlex.join([wasi_target, *flags])
+    ldflags = shlex.join([wasi_target, *user_ldflags, *[f"-l{lib}" for lib in target.libs]])
     env = {
         "WASMFORGE_OUT": out,
         "CC": "clang",

@@ -1,4 +1,8 @@
-"""``wasmforge toolchains list|build|verify``: show, build and check the toolchain images."""
+"""``wasmforge toolchains list|build|verify``: show, build and check the toolchain images.
+
+Each acts on the images of the project's toolchain set (``[toolchains] set``, per kind ``set``),
+or of the set ``--set`` names, or of every set (``--set all``).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from wasmforge.commands._common import JsonFlag, command_console
 
 if TYPE_CHECKING:
     from wasmforge.config.model import WasmforgeConfig
+    from wasmforge.toolchain_sets import ToolchainSetName
 
 toolchains_app = typer.Typer(
     name="toolchains",
-    help="Show, build and verify the pinned toolchain images (wasi-sdk, rust, emscripten).",
+    help="Show, build, verify and share the pinned toolchain images (wasi-sdk, rust, emscripten, "
+    "and the wasmedge runtime) of each toolchain set.",
     no_args_is_help=True,
 )
 
@@ -34,6 +40,18 @@ ProjectOption = Annotated[
 ]
 
 
+ALL_SETS = "all"
+SetOption = Annotated[
+    str | None,
+    typer.Option(
+        "--set",
+        help="Toolchain set: debian-13, debian-12, or 'all' "
+        "(default: the project's [toolchains] set).",
+        show_default=False,
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(toolchains_app)
 
@@ -47,36 +65,65 @@ def _load_project(project: Path) -> tuple[WasmforgeConfig | None, Path]:
     return load_config(path), path.parent
 
 
-def _names(names: list[str] | None) -> list[str]:
-    from wasmforge.toolchains.images import IMAGE_KINDS, check_kind
+def _selection(
+    names: list[str] | None, set_option: str | None, config: WasmforgeConfig | None
+) -> list[tuple[ToolchainSetName | None, str]]:
+    """(set, image name) pairs to act on; a None set means "as the project's config says"."""
+    from wasmforge.errors import UserError
+    from wasmforge.toolchain_sets import DEFAULT_SET, TOOLCHAIN_SETS
+    from wasmforge.toolchains.images import check_kind, image_names
 
-    chosen = list(dict.fromkeys(names or IMAGE_KINDS))
-    for name in chosen:
-        check_kind(name)
+    sets: list[ToolchainSetName | None]
+    if set_option is None:
+        sets = [None]
+    elif set_option == ALL_SETS:
+        sets = list(TOOLCHAIN_SETS)
+    else:
+        sets = [s for s in TOOLCHAIN_SETS if s == set_option]
+        if not sets:
+            msg = (f"--set: unknown toolchain set {set_option!r} "
+                   f"(known: {', '.join(TOOLCHAIN_SETS)}, {ALL_SETS})")
+            raise UserError(msg)
+    chosen: list[tuple[ToolchainSetName | None, str]] = []
+    for toolchain_set in sets:
+        listed = image_names(toolchain_set or (config.toolchains.set if config else DEFAULT_SET))
+        for name in dict.fromkeys(names or listed):
+            check_kind(name)
+            if names and set_option == ALL_SETS and name not in listed:
+                continue  # e.g. wasmedge, which only some sets ship
+            chosen.append((toolchain_set, name))
     return chosen
 
 
 @toolchains_app.command("list")
 def list_command(
-    names: NamesArg = None, project: ProjectOption = Path(), json_flag: JsonFlag = False
+    names: NamesArg = None,
+    toolchain_set: SetOption = None,
+    project: ProjectOption = Path(),
+    json_flag: JsonFlag = False,
 ) -> None:
-    """Each toolchain's image tag, whether it is built, its image id and any override."""
+    """Each image's set, tag, tool versions, whether it is built, its image id and any override."""
     from wasmforge.engine import docker_client
     from wasmforge.toolchains.images import default_lock, find_image, resolve_source, tag_for
+    from wasmforge.toolchains.summary import describe, tool_versions
 
     console = command_console(json_flag)
     config, root = _load_project(project)
     client = docker_client()
     lock = default_lock(client)
     rows: list[dict[str, Any]] = []
-    for name in _names(names):
-        source = resolve_source(name, config, root)
+    for chosen_set, name in _selection(names, toolchain_set, config):
+        source = resolve_source(name, config, root, chosen_set)
         tag = tag_for(source)
         image_id = find_image(client, tag)
-        entry = lock.get(name)
+        entry = lock.get(source.lock_name)
+        shipped = source.override is None
         rows.append(
             {
                 "name": name,
+                "set": source.toolchain_set,
+                "versions": tool_versions(source.recipe, source.toolchain_set)
+                if shipped and source.recipe is not None else {},
                 "tag": tag,
                 "built": image_id is not None,
                 "image_id": image_id,
@@ -86,13 +133,14 @@ def list_command(
             }
         )
     console.table(
-        ["toolchain", "tag", "built", "image id", "override"],
+        ["set", "toolchain", "tag", "built", "versions", "override"],
         [
             [
+                r["set"],
                 r["name"],
                 r["tag"],
                 "yes" if r["built"] else "no",
-                (r["image_id"] or "-")[:19],
+                describe(r["versions"]) or "-",
                 r["override"] or "-",
             ]
             for r in rows
@@ -107,6 +155,7 @@ def build_command(
     rebuild: Annotated[
         bool, typer.Option("--rebuild", help="Build again even if the image exists.")
     ] = False,
+    toolchain_set: SetOption = None,
     project: ProjectOption = Path(),
     json_flag: JsonFlag = False,
 ) -> None:
@@ -119,15 +168,17 @@ def build_command(
     client = docker_client()
     lock = default_lock(client)
     rows: list[dict[str, Any]] = []
-    for name in _names(names):
+    for chosen_set, name in _selection(names, toolchain_set, config):
         started = time.monotonic()
         image = ensure_image(
-            name, config, console, root=root, client=client, rebuild=rebuild, lock=lock
+            name, config, console, root=root, client=client, rebuild=rebuild, lock=lock,
+            toolchain_set=chosen_set,
         )
         size = int(client.images.get(image.image_id).attrs.get("Size", 0))
         rows.append(
             {
                 "name": name,
+                "set": image.toolchain_set,
                 "reference": image.reference,
                 "image_id": image.image_id,
                 "size_bytes": size,
@@ -136,9 +187,10 @@ def build_command(
             }
         )
     console.table(
-        ["toolchain", "image", "image id", "size", "time"],
+        ["set", "toolchain", "image", "image id", "size", "time"],
         [
             [
+                r["set"],
                 r["name"],
                 r["reference"],
                 r["image_id"][:19],
@@ -153,7 +205,10 @@ def build_command(
 
 @toolchains_app.command("verify")
 def verify_command(
-    names: NamesArg = None, project: ProjectOption = Path(), json_flag: JsonFlag = False
+    names: NamesArg = None,
+    toolchain_set: SetOption = None,
+    project: ProjectOption = Path(),
+    json_flag: JsonFlag = False,
 ) -> None:
     """Check each image: present, as locked, and each tool runs and reports its pinned version."""
     from wasmforge.engine import docker_client
@@ -166,14 +221,15 @@ def verify_command(
     client = docker_client()
     lock = default_lock(client)
     reports: list[dict[str, Any]] = []
-    for name in _names(names):
-        source = resolve_source(name, config, root)
+    for chosen_set, name in _selection(names, toolchain_set, config):
+        source = resolve_source(name, config, root, chosen_set)
         tag = tag_for(source)
-        results = verify_source(client, source, tag, lock.get(name))
+        results = verify_source(client, source, tag, lock.get(source.lock_name))
         ok = all(result.ok for result in results)
         reports.append(
             {
                 "name": name,
+                "set": source.toolchain_set,
                 "image": tag,
                 "ok": ok,
                 "checks": [result.to_json() for result in results],
@@ -182,7 +238,7 @@ def verify_command(
         console.table(
             ["check", "ok", "detail"],
             [[r.name, "ok" if r.ok else "FAIL", r.detail] for r in results],
-            title=f"{name}: {tag}",
+            title=f"{source.toolchain_set} {name}: {tag}",
         )
     console.result({"ok": all(r["ok"] for r in reports), "toolchains": reports})
     failed = [r for r in reports if not r["ok"]]

@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from wasmforge.toolchain_sets import DEFAULT_SET, ToolchainSetName
+
 OptLevel = Literal[0, 1, 2, 3, 4, "s", "z"]
 PackageFormat = Literal["image", "artifact", "both"]
 RunnerName = Literal["auto", "docker", "local"]
@@ -126,9 +128,14 @@ class CFamilyFields(StrictModel):
 
 
 class WasiSdkTarget(TargetBase, CFamilyFields):
-    """C and C++ to wasm32-wasi with clang, wasi-libc and libc++."""
+    """C and C++ to WASI with clang, wasi-libc and libc++."""
 
     kind: Literal["wasi-sdk"]
+    triple: Literal["wasm32-wasip1", "wasm32-wasip2"] = Field(
+        default="wasm32-wasip1",
+        description="The WASI target: 'wasm32-wasip1' (a core module) or 'wasm32-wasip2' (a "
+        "component exporting wasi:cli/run; needs the debian-13 set).",
+    )
     language: Literal["c", "c++"] | None = Field(
         default=None, description="Default: c++ if any source is C++, else c."
     )
@@ -155,11 +162,11 @@ class RustTarget(TargetBase):
     features: list[str] = []
     no_default_features: bool = False
     rustflags: list[str] = []
-    triple: Literal["wasm32-wasi", "wasm32-wasip1", "wasm32-wasip2"] = Field(
-        default="wasm32-wasi",
-        description="Rust's name for the WASI target: 'wasm32-wasi' up to Rust 1.83 (the shipped "
-        "toolchain has 1.63), 'wasm32-wasip1' from 1.78 on, 'wasm32-wasip2' (a component) from "
-        "1.82 on (a [toolchains.rust] image of your own).",
+    triple: Literal["wasm32-wasi", "wasm32-wasip1", "wasm32-wasip2"] | None = Field(
+        default=None,
+        description="Rust's name for the WASI target (default: the set's, 'wasm32-wasip1' with "
+        "debian-13's Rust 1.85, 'wasm32-wasi' with debian-12's 1.63). 'wasm32-wasi' is known up "
+        "to Rust 1.83, 'wasm32-wasip1' from 1.78 on, 'wasm32-wasip2' (a component) from 1.82 on.",
     )
 
 
@@ -204,6 +211,11 @@ class ToolchainOverride(StrictModel):
         default=None, description="Image reference pinned by digest: 'repo@sha256:...'."
     )
     recipe: str | None = Field(default=None, description="Directory with a Dockerfile.")
+    set: ToolchainSetName | None = Field(
+        default=None,
+        description="The toolchain set this kind's shipped image comes from, overriding "
+        "[toolchains] set (also the Debian base a recipe of your own builds on).",
+    )
 
     @field_validator("image")
     @classmethod
@@ -237,8 +249,15 @@ class RustToolchainOverride(ToolchainOverride):
 
 
 class ToolchainsConfig(StrictModel):
-    """``[toolchains]``: a table per toolchain kind. WAT has none: WABT runs inside wasmforge."""
+    """``[toolchains]``: the toolchain set, and a table per toolchain kind. WAT has none: WABT runs
+    inside wasmforge (its modules are optimised in the set's wasi-sdk image)."""
 
+    set: ToolchainSetName = Field(
+        default=DEFAULT_SET,
+        description="Which shipped toolchain images to build with: 'debian-13' (clang 22, Rust "
+        "1.85, Emscripten 3.1.69, binaryen 120) or 'debian-12' (clang 16, Rust 1.63, Emscripten "
+        "3.1.6, binaryen 108: the bytes wasmforge built before the debian-13 set).",
+    )
     wasi_sdk: CToolchainOverride | None = None
     rust: RustToolchainOverride | None = None
     emscripten: CToolchainOverride | None = None
@@ -246,7 +265,12 @@ class ToolchainsConfig(StrictModel):
     def overrides(self) -> dict[str, ToolchainOverride]:
         """The tables that are set, by toolchain kind ('wasi-sdk', 'rust', 'emscripten')."""
         return {_kebab(name): value for name in type(self).model_fields
-                if (value := getattr(self, name)) is not None}
+                if isinstance(value := getattr(self, name), ToolchainOverride)}
+
+    def set_for(self, kind: str) -> ToolchainSetName:
+        """The set the image ``kind`` comes from: its table's ``set``, else the project's."""
+        table = self.overrides().get(kind)
+        return table.set if table is not None and table.set is not None else self.set
 
     def c_flags(self, kind: Literal["wasi-sdk", "emscripten"]) -> tuple[list[str], list[str]]:
         """The cflags and ldflags that every target of ``kind`` gets before its own."""

@@ -43,7 +43,7 @@ class BaseImage:
 
 
 def local_base_tag(spec: BaseSpec) -> str:
-    return f"{BASE_REPOSITORY}:{spec.suite}-{spec.digest.removeprefix('sha256:')[:16]}"
+    return f"{BASE_REPOSITORY}:{spec.suite}-{spec.short_name}"
 
 
 def find_base(client: docker.DockerClient, spec: BaseSpec) -> BaseImage | None:
@@ -59,9 +59,12 @@ def find_base(client: docker.DockerClient, spec: BaseSpec) -> BaseImage | None:
         labels = image.labels or {}
         # The labels travel with the image: a debootstrapped base pushed to a registry and pulled
         # under another pin was, for that pin, pulled.
-        made_here = labels.get(ORIGIN_LABEL) == DEBOOTSTRAP and labels.get(PIN_LABEL) == spec.image
+        made_here = (labels.get(ORIGIN_LABEL) == DEBOOTSTRAP
+                     and labels.get(PIN_LABEL) == spec.identity)
         origin = DEBOOTSTRAP if made_here else PULLED
-        return BaseImage(reference=tag, image_id=image.id, origin=origin, pin=spec.image)
+        return BaseImage(reference=tag, image_id=image.id, origin=origin, pin=spec.identity)
+    if spec.image is None:
+        return None
     repository, digest = split_digest_reference(spec.image)
     try:
         image = client.images.get(f"{repository}@{digest}")
@@ -78,6 +81,8 @@ def ensure_base(
     found = find_base(client, spec)
     if found is not None:
         return found
+    if spec.image is None:  # no published image to pull: the suite is always made here
+        return debootstrap_base(client, spec, console)
     try:
         return pull_base(client, spec, console)
     except RegistryError as error:
@@ -91,6 +96,7 @@ def pull_base(client: docker.DockerClient, spec: BaseSpec, console: Console) -> 
     """Pull the pinned digest; a RegistryError (one line) when the registry cannot give it."""
     from docker.errors import DockerException
 
+    assert spec.image is not None, "a base without an image is never pulled"
     repository, digest = split_digest_reference(spec.image)
     console.info(f"base | pulling {spec.image}")
     started = time.monotonic()
@@ -117,7 +123,8 @@ def debootstrap_base(client: docker.DockerClient, spec: BaseSpec, console: Conso
     """Create the base from the Debian mirror (``debootstrap``) and import it into the engine."""
     program = shutil.which("debootstrap")
     if program is None:
-        msg = f"debootstrap is not installed, and the pinned base {spec.image} could not be pulled"
+        msg = (f"debootstrap is not installed, and the pinned base {spec.image} could not be pulled"
+               if spec.image else f"debootstrap is not installed: it creates the {spec.suite} base")
         raise ToolNotFoundError(
             msg, hint="apt-get install debootstrap, or make the registry reachable"
         )
@@ -143,7 +150,7 @@ def debootstrap_base(client: docker.DockerClient, spec: BaseSpec, console: Conso
     finally:
         shutil.rmtree(work, ignore_errors=True)
     console.info(f"base | created {tag} offline in {time.monotonic() - started:.1f} s")
-    return BaseImage(reference=tag, image_id=image_id, origin=DEBOOTSTRAP, pin=spec.image)
+    return BaseImage(reference=tag, image_id=image_id, origin=DEBOOTSTRAP, pin=spec.identity)
 
 
 def _run_debootstrap(program: str, spec: BaseSpec, root: Path, console: Console) -> None:
@@ -202,7 +209,7 @@ def _import_rootfs(client: docker.DockerClient, archive: Path, tag: str, spec: B
     repository, name_tag = tag.split(":", 1)
     changes = [
         f"LABEL {ORIGIN_LABEL}={DEBOOTSTRAP}",
-        f"LABEL {PIN_LABEL}={spec.image}",
+        f"LABEL {PIN_LABEL}={spec.identity}",
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         'CMD ["bash"]',
     ]

@@ -2,7 +2,7 @@
 
 Three sources, in this order: a user's digest-pinned image (``[toolchains.KIND] image``), a user's
 recipe directory (``[toolchains.KIND] recipe``, relative to the project root), or the shipped recipe
-``toolchains/KIND``. Recipe images are tagged by content (see ``tagging``): when the tag exists the
+``toolchains/<set>/KIND`` of the kind's toolchain set (``[toolchains] set``, default debian-13). Recipe images are tagged by content (see ``tagging``): when the tag exists the
 image is used as it is, with no other work than one lookup.
 """
 
@@ -17,12 +17,20 @@ from typing import TYPE_CHECKING
 
 from wasmforge.console import Console
 from wasmforge.errors import ConfigError, RegistryError, ToolchainError, UserError
-from wasmforge.kinds import IMAGE_KINDS
+from wasmforge.kinds import IMAGE_KINDS, RUNTIME_IMAGES
+from wasmforge.toolchain_sets import DEFAULT_SET, ToolchainSetName
 from wasmforge.toolchains import base as base_images
 from wasmforge.toolchains.builder import LABEL_PREFIX, build_image
 from wasmforge.toolchains.lock import BaseRecord, LockEntry, LockFile, lock_path
 from wasmforge.toolchains.probe import ImageProbe, installed_packages
-from wasmforge.toolchains.recipe import BaseSpec, Recipe, VerifyCheck, load_base, load_recipe
+from wasmforge.toolchains.recipe import (
+    BaseSpec,
+    Recipe,
+    VerifyCheck,
+    load_base,
+    load_recipe,
+    recipe_names,
+)
 from wasmforge.toolchains.recipe import shipped_recipe as load_shipped_recipe
 from wasmforge.toolchains.tagging import image_tag, recipe_digest
 
@@ -32,7 +40,7 @@ if TYPE_CHECKING:
     from wasmforge.config.model import ToolchainOverride, WasmforgeConfig
 
 __all__ = ["IMAGE_KINDS", "ToolchainImage", "ToolchainSource", "ensure_image", "identity",
-           "resolve_source"]
+           "image_names", "resolve_source"]
 
 OVERRIDE_IMAGE = "image"
 OVERRIDE_RECIPE = "recipe"
@@ -46,10 +54,11 @@ _process_lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ToolchainImage:
-    kind: str  # "wasi-sdk" | "rust" | "emscripten"
+    kind: str  # "wasi-sdk" | "rust" | "emscripten" | "wasmedge"
     reference: str  # what to pass to containers.run(): local tag or user's digest-pinned ref
     image_id: str  # "sha256:..." of the image as built/pulled
     env: Mapping[str, str] = field(default_factory=dict)  # env the toolchain needs inside
+    toolchain_set: ToolchainSetName = DEFAULT_SET
 
 
 @dataclass(frozen=True)
@@ -63,28 +72,47 @@ class ToolchainSource:
     checks: tuple[VerifyCheck, ...]
     env: Mapping[str, str]
     uses_base: bool
+    toolchain_set: ToolchainSetName = DEFAULT_SET  # whose shipped recipe (and base) it is
 
     @property
     def judge_versions(self) -> bool:
         """Version expectations hold only for the shipped recipes' pinned packages."""
         return self.override is None
 
+    @property
+    def lock_name(self) -> str:
+        """Its entry in the lock file: a shipped image per set, a user's own per kind."""
+        return f"{self.toolchain_set}/{self.kind}" if self.override is None else self.kind
+
+    def base_spec(self) -> BaseSpec | None:
+        """The base its recipe builds FROM, if it asks for one."""
+        return load_base(toolchain_set=self.toolchain_set) if self.uses_base else None
+
+
+def image_names(toolchain_set: str = DEFAULT_SET) -> list[str]:
+    """The images a set ships, build toolchains first (in kind order), then runtimes."""
+    shipped = recipe_names(toolchain_set=toolchain_set)
+    return [name for name in (*IMAGE_KINDS, *RUNTIME_IMAGES) if name in shipped]
+
 
 def check_kind(kind: str) -> None:
     if kind == "wat":
         msg = "the wat toolchain needs no image: WABT runs on the host"
         raise UserError(msg)
-    if kind not in IMAGE_KINDS:
-        msg = f"unknown toolchain {kind!r} (known: {', '.join(IMAGE_KINDS)})"
+    if kind not in (*IMAGE_KINDS, *RUNTIME_IMAGES):
+        msg = f"unknown toolchain {kind!r} (known: {', '.join((*IMAGE_KINDS, *RUNTIME_IMAGES))})"
         raise UserError(msg)
 
 
 def resolve_source(
-    kind: str, config: WasmforgeConfig | None, root: Path | None = None
+    kind: str, config: WasmforgeConfig | None, root: Path | None = None,
+    toolchain_set: ToolchainSetName | None = None,
 ) -> ToolchainSource:
-    """The image source for ``kind`` under ``config`` (see the module docstring)."""
+    """The image source for ``kind`` under ``config`` (see the module docstring); ``toolchain_set``
+    replaces the set the config names (``toolchains list --set``)."""
     check_kind(kind)
-    shipped = load_shipped_recipe(kind)
+    chosen_set = toolchain_set or (config.toolchains.set_for(kind) if config else DEFAULT_SET)
+    shipped = load_shipped_recipe(kind, chosen_set)
     # check_kind above made ``kind`` one of the image kinds, which are the tables' names.
     toolchains: Mapping[str, ToolchainOverride] = config.toolchains.overrides() if config else {}
     override = toolchains.get(kind)
@@ -100,6 +128,7 @@ def resolve_source(
             checks=shipped.checks,
             env={},
             uses_base=False,
+            toolchain_set=chosen_set,
         )
     if override is not None and override.recipe:
         directory = Path(override.recipe)
@@ -118,6 +147,7 @@ def resolve_source(
             checks=recipe.checks or shipped.checks,
             env=recipe.env,
             uses_base=uses_base,
+            toolchain_set=chosen_set,
         )
     return ToolchainSource(
         kind=kind,
@@ -127,6 +157,7 @@ def resolve_source(
         checks=shipped.checks,
         env=shipped.env,
         uses_base=True,
+        toolchain_set=chosen_set,
     )
 
 
@@ -153,7 +184,8 @@ def _image_name(source: ToolchainSource) -> str:
 
 def _recipe_digest(source: ToolchainSource, base: BaseSpec | None) -> str:
     assert source.recipe is not None
-    base_identity = (base or load_base()).image if source.uses_base else ""
+    spec = base or source.base_spec()
+    base_identity = spec.identity if spec is not None else ""
     return recipe_digest(source.recipe.directory, base_identity)
 
 
@@ -180,34 +212,37 @@ def ensure_image(
     rebuild: bool = False,
     base: BaseSpec | None = None,
     lock: LockFile | None = None,
+    toolchain_set: ToolchainSetName | None = None,
 ) -> ToolchainImage:
     """The image for ``kind``, built on first use (progress on the console) when missing.
 
     Honours ``[toolchains.<kind>]`` of ``config``: a digest-pinned image is pulled if absent, a
     recipe directory (relative to ``root``, default the current directory) is built like a shipped
     one.
-    ``base`` and ``lock`` replace ``toolchains/base.toml`` and the per-user lock file (tests).
+    ``base`` and ``lock`` replace the set's base.toml and the per-user lock file (tests).
     """
     from wasmforge.engine import docker_client
 
-    source = resolve_source(kind, config, root)
+    source = resolve_source(kind, config, root, toolchain_set)
     client = client or docker_client()
     lock = lock or default_lock(client)
     if source.pinned_image is not None:
         return _ensure_pinned(client, source, pinned_reference(source.pinned_image), console, lock)
-    base_spec = (base or load_base()) if source.uses_base else None
+    base_spec = (base or source.base_spec()) if source.uses_base else None
     tag = tag_for(source, base_spec)
     if not rebuild:
         present = _existing(client, tag)
         if present is not None:
-            if _needs_record(lock.get(kind), tag, present):
+            if _needs_record(lock.get(source.lock_name), tag, present):
                 _record(client, lock, source, tag, present, base_spec, None)
-            return ToolchainImage(kind=kind, reference=tag, image_id=present, env=source.env)
+            return ToolchainImage(kind=kind, reference=tag, image_id=present, env=source.env,
+                                  toolchain_set=source.toolchain_set)
     with _process_lock, lock.building():
         present = None if rebuild else _existing(client, tag)  # built while we waited?
         if present is None:
             present = _build(client, source, tag, base_spec, console, lock)
-    return ToolchainImage(kind=kind, reference=tag, image_id=present, env=source.env)
+    return ToolchainImage(kind=kind, reference=tag, image_id=present, env=source.env,
+                          toolchain_set=source.toolchain_set)
 
 
 def find_image(client: docker.DockerClient, reference: str) -> str | None:
@@ -286,7 +321,7 @@ def _record(
     record = BaseRecord(pin=base.pin, image_id=base.image_id, origin=base.origin) if base else None
     lock.record(
         LockEntry(
-            name=source.kind,
+            name=source.lock_name,
             tag=tag,
             image_id=image_id,
             recipe_digest=tag.rsplit(":", 1)[1],
@@ -323,14 +358,15 @@ def _ensure_pinned(
         if present is None:
             msg = f"toolchains.{source.kind}.image: {reference} pulled but not found afterwards"
             raise RegistryError(msg)
-    entry = lock.get(source.kind)
+    entry = lock.get(source.lock_name)
     if _needs_record(entry, reference, present):
         lock.record(
             LockEntry(
-                name=source.kind, tag=reference, image_id=present, recipe_digest=None, base=None
+                name=source.lock_name, tag=reference, image_id=present, recipe_digest=None, base=None
             )
         )
-    return ToolchainImage(kind=source.kind, reference=reference, image_id=present, env=source.env)
+    return ToolchainImage(kind=source.kind, reference=reference, image_id=present, env=source.env,
+                          toolchain_set=source.toolchain_set)
 
 
 def _pull_message(kind: str, reference: str, reason: object) -> str:

@@ -1,4 +1,4 @@
-"""Reading toolchain recipes: ``toolchains/base.toml`` and ``toolchains/<name>/toolchain.toml``.
+"""Reading toolchain recipes: ``toolchains/<set>/base.toml`` and ``toolchains/<set>/<name>/``.
 
 A recipe directory holds a ``Dockerfile`` and ``toolchain.toml`` (description, pinned
 ``[packages]``, ``[env]`` and the ``[[verify]]`` checks). A user's own recipe (``[toolchains.KIND]
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from wasmforge.errors import ConfigError, UserError
 from wasmforge.resources import toolchains_dir
+from wasmforge.toolchain_sets import DEFAULT_SET, TOOLCHAIN_SETS
 
 RECIPE_FILE = "toolchain.toml"
 BASE_FILE = "base.toml"
@@ -63,7 +64,8 @@ class RecipeFile(_Strict):
 class BaseFile(_Strict):
     """The schema of ``base.toml``."""
 
-    image: Annotated[str, Field(pattern=_DIGEST_REFERENCE.pattern)]
+    # None: no published image is pinned, the base is always created with debootstrap.
+    image: Annotated[str, Field(pattern=_DIGEST_REFERENCE.pattern)] | None = None
     suite: Annotated[str, Field(pattern=r"^[a-z]+$")]
     mirror: Annotated[str, Field(pattern=r"^https?://\S+$")]
     variant: Annotated[str, Field(pattern=r"^[a-z]+$")] = "minbase"
@@ -90,19 +92,38 @@ class Recipe:
 class BaseSpec:
     """The pinned base image and how to recreate it offline."""
 
-    image: str
+    image: str | None  # digest-pinned reference; None: debootstrap only
     suite: str
     mirror: str
     variant: str = "minbase"
 
     @property
-    def digest(self) -> str:
-        return self.image.rsplit("@", 1)[1]
+    def identity(self) -> str:
+        """What stands for this base in recipe tags: the same on every machine. A debootstrapped
+        suite is named by what debootstrap is given (its packages are pinned by the recipes)."""
+        if self.image is not None:
+            return self.image
+        return f"debootstrap:{self.suite}:{self.variant}:{self.mirror}"
+
+    @property
+    def short_name(self) -> str:
+        """The part of the local base tag after the suite: a digest prefix, or "debootstrap"."""
+        if self.image is None:
+            return "debootstrap"
+        return self.image.rsplit("@", 1)[1].removeprefix("sha256:")[:16]
 
 
-def recipe_names(root: Path | None = None) -> list[str]:
-    """The shipped toolchains: every directory of ``toolchains/`` with a toolchain.toml, sorted."""
-    folder = root or toolchains_dir()
+def set_dir(toolchain_set: str = DEFAULT_SET) -> Path:
+    """The folder of a shipped toolchain set; a user error naming the known sets otherwise."""
+    if toolchain_set not in TOOLCHAIN_SETS:
+        msg = f"unknown toolchain set {toolchain_set!r} (known: {', '.join(TOOLCHAIN_SETS)})"
+        raise UserError(msg)
+    return toolchains_dir() / toolchain_set
+
+
+def recipe_names(root: Path | None = None, toolchain_set: str = DEFAULT_SET) -> list[str]:
+    """A set's shipped images: every directory of its folder with a toolchain.toml, sorted."""
+    folder = root or set_dir(toolchain_set)
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if (p / RECIPE_FILE).is_file())
@@ -128,18 +149,19 @@ def load_recipe(directory: Path, name: str | None = None) -> Recipe:
     )
 
 
-def shipped_recipe(name: str) -> Recipe:
-    """The shipped recipe called ``name``; a user error listing the known ones otherwise."""
-    names = recipe_names()
+def shipped_recipe(name: str, toolchain_set: str = DEFAULT_SET) -> Recipe:
+    """The shipped recipe called ``name`` in a set; a user error listing the known ones otherwise."""
+    names = recipe_names(toolchain_set=toolchain_set)
     if name not in names:
-        msg = f"unknown toolchain {name!r} (known: {', '.join(names) or 'none'})"
+        msg = (f"unknown toolchain {name!r} in the {toolchain_set} set "
+               f"(known: {', '.join(names) or 'none'})")
         raise UserError(msg)
-    return load_recipe(toolchains_dir() / name)
+    return load_recipe(set_dir(toolchain_set) / name)
 
 
-def load_base(path: Path | None = None) -> BaseSpec:
-    """The pinned base image from ``toolchains/base.toml`` (or ``path``)."""
-    path = path or toolchains_dir() / BASE_FILE
+def load_base(path: Path | None = None, toolchain_set: str = DEFAULT_SET) -> BaseSpec:
+    """The base image of a set, from ``toolchains/<set>/base.toml`` (or ``path``)."""
+    path = path or set_dir(toolchain_set) / BASE_FILE
     if not path.is_file():
         msg = f"{path}: base image description not found"
         raise UserError(msg)
