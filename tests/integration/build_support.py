@@ -43,6 +43,18 @@ def copy_sample(name: str, destination: Path) -> Path:
     return target
 
 
+def use_toolchain_set(project: Path, toolchain_set: str) -> None:
+    """Make ``project`` build with ``toolchain_set`` (``[toolchains] set``)."""
+    config = project / "wasmforge.toml"
+    text = config.read_text(encoding="utf-8")
+    line = f'set = "{toolchain_set}"\n'
+    if "\n[toolchains]\n" in f"\n{text}":
+        text = f"\n{text}".replace("\n[toolchains]\n", f"\n[toolchains]\n{line}", 1)[1:]
+    else:
+        text = f"[toolchains]\n{line}\n{text}"
+    config.write_text(text, encoding="utf-8")
+
+
 def expected_output(name: str) -> str:
     return (SAMPLES / name / "expected-output.txt").read_text(encoding="utf-8")
 
