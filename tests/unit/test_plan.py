@@ -70,7 +70,7 @@ def test_c_sources_compile_one_by_one_then_link(tmp_path: Path) -> None:
     assert [a.name for a in target.actions] == ["compile src/a.c", "compile src/b.c", "link"]
     (step,) = compile_a.steps
     assert step.argv == (
-        "clang", "--target=wasm32-wasi", "-O0", "-g",
+        "clang", "--target=wasm32-wasip1", "-O0", "-g",
         "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out/hello=/out",
         "-I/src/include", '-DNAME="x y"', "-DDEBUG", "-Wall",
         "-MD", "-MF", "/out/hello/.wasmforge/obj/src/a.c.d",
@@ -82,7 +82,7 @@ def test_c_sources_compile_one_by_one_then_link(tmp_path: Path) -> None:
     assert compile_a.depfiles == (".wasmforge/obj/src/a.c.d",)
     assert compile_b.sources == ("src/b.c",)
     assert link.steps[0].argv == (
-        "clang", "--target=wasm32-wasi", "-g",
+        "clang", "--target=wasm32-wasip1", "-g",
         "-ffile-prefix-map=/src=.", "-ffile-prefix-map=/out/hello=/out", "-Wall",
         "/out/hello/.wasmforge/obj/src/a.c.o", "/out/hello/.wasmforge/obj/src/b.c.o",
         "-lm", "-Wl,--trace", "-o", "/out/hello/hello.wasm",
@@ -272,7 +272,7 @@ env = { EXTRA = "1" }
     assert env["WASMFORGE_OUT"] == "/out/made"
     assert env["CC"] == "clang"
     assert env["CXX"] == "clang++"
-    assert "--target=wasm32-wasi" in env["CFLAGS"]
+    assert "--target=wasm32-wasip1" in env["CFLAGS"]
     assert "-ffile-prefix-map=/src=." in env["CFLAGS"]
     assert "-fno-exceptions" in env["CXXFLAGS"]
     assert env["EXTRA"] == "1"
@@ -309,7 +309,7 @@ rustflags = ["-C", "target-feature=+simd128"]
 """, profile="release"))
     (step,) = target.steps
     assert step.argv == (
-        "cargo", "build", "--offline", "--locked", "--target", "wasm32-wasi", "--release",
+        "cargo", "build", "--offline", "--locked", "--target", "wasm32-wasip1", "--release",
         "--bin", "my-app", "--features", "fast,small",
     )
     assert step.cwd == "/src/app"
@@ -322,8 +322,8 @@ rustflags = ["-C", "target-feature=+simd128"]
         "-C", "target-feature=+simd128",
     ]
     build = target.action("build")
-    assert build.produces == ("cargo-target/wasm32-wasi/release/my-app.wasm",)
-    assert build.depfiles == ("cargo-target/wasm32-wasi/release/my-app.d",)
+    assert build.produces == ("cargo-target/wasm32-wasip1/release/my-app.wasm",)
+    assert build.depfiles == ("cargo-target/wasm32-wasip1/release/my-app.d",)
     # the whole package is the input, but not Cargo's own build dir in it
     assert build.trees == ("app",)
     assert build.tree_excludes == ("app/target",)
@@ -350,7 +350,7 @@ def test_cargo_package_without_lock_is_built_from_a_copy(tmp_path: Path) -> None
     assert "--locked" not in build.argv
     assert "--release" not in build.argv
     assert dict(build.env)["CARGO_PROFILE_DEV_DEBUG"] == "true"
-    assert target.outputs[0].produced == "cargo-target/wasm32-wasi/debug/my-app.wasm"
+    assert target.outputs[0].produced == "cargo-target/wasm32-wasip1/debug/my-app.wasm"
 
 
 def test_cargo_configs_above_the_package_are_inputs(tmp_path: Path) -> None:
@@ -394,7 +394,7 @@ def test_single_rust_file_uses_rustc(tmp_path: Path) -> None:
     target = _only(_plan(tmp_path, '[targets.one]\nkind = "rust"\nsource = "src/main.rs"\n'))
     (step,) = target.steps
     assert step.argv == (
-        "rustc", "--edition", "2021", "--target", "wasm32-wasi", "--crate-type", "bin",
+        "rustc", "--edition", "2021", "--target", "wasm32-wasip1", "--crate-type", "bin",
         "-C", "opt-level=0", "-C", "debuginfo=2",
         "--remap-path-prefix=/src=.", "--remap-path-prefix=/out/one=/out",
         "--emit=dep-info=/out/one/one.d,link=/out/one/one.wasm", "/src/src/main.rs",
@@ -556,12 +556,74 @@ def test_planning_changes_nothing_on_disk(tmp_path: Path) -> None:
     assert as_json[0]["actions"][0]["steps"][0]["argv"][0] == "clang"
 
 
+def _rust_triple(target: TargetPlan) -> str:
+    return target.steps[-1].argv[target.steps[-1].argv.index("--target") + 1]
+
+
+@pytest.mark.parametrize(("prefix", "triple"), [
+    ("", "wasm32-wasip1"),
+    ('[toolchains]\nset = "debian-12"\n', "wasm32-wasi"),
+    ('[toolchains.rust]\nset = "debian-12"\n', "wasm32-wasi"),
+    ('[toolchains]\nset = "debian-12"\n[toolchains.rust]\nset = "debian-13"\n', "wasm32-wasip1"),
+])
+def test_rust_triple_defaults_to_the_sets(tmp_path: Path, prefix: str, triple: str) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "Cargo.lock", text="")
+    target = _only(_plan(tmp_path, prefix + '[targets.app]\nkind = "rust"\n'))
+    assert _rust_triple(target) == triple
+    assert target.outputs[0].produced == f"cargo-target/{triple}/debug/my-app.wasm"
+
+
 def test_rust_triple_follows_the_config(tmp_path: Path) -> None:
     _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
     _files(tmp_path, "Cargo.lock", text="")
-    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\ntriple = "wasm32-wasip1"\n'))
-    assert target.steps[-1].argv[target.steps[-1].argv.index("--target") + 1] == "wasm32-wasip1"
-    assert target.outputs[0].produced == "cargo-target/wasm32-wasip1/debug/my-app.wasm"
+    target = _only(_plan(tmp_path, '[targets.app]\nkind = "rust"\ntriple = "wasm32-wasip2"\n'))
+    assert _rust_triple(target) == "wasm32-wasip2"
+    assert target.actions[-1].kind == "componentize"  # linked as a core module, then adapted
+
+
+@pytest.mark.parametrize(("prefix", "triple", "message"), [
+    ("", "wasm32-wasi", r"the debian-13 set's Rust has no wasm32-wasi target"),
+    ('[toolchains]\nset = "debian-12"\n', "wasm32-wasip1",
+     r"the debian-12 set's Rust has no wasm32-wasip1 target \(it has wasm32-wasi\)"),
+])
+def test_rust_triple_the_set_lacks_is_a_config_error(
+    tmp_path: Path, prefix: str, triple: str, message: str,
+) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "Cargo.lock", text="")
+    with pytest.raises(ConfigError, match=r"targets\.app\.triple: " + message):
+        _plan(tmp_path, f'{prefix}[targets.app]\nkind = "rust"\ntriple = "{triple}"\n')
+
+
+def test_own_rust_image_takes_any_triple(tmp_path: Path) -> None:
+    _files(tmp_path, "Cargo.toml", text=CARGO_TOML)
+    _files(tmp_path, "Cargo.lock", text="")
+    own = '[toolchains.rust]\nimage = "me/rust@sha256:' + "a" * 64 + '"\n'
+    target = _only(_plan(tmp_path, own + '[targets.app]\nkind = "rust"\ntriple = "wasm32-wasi"\n'))
+    assert _rust_triple(target) == "wasm32-wasi"
+
+
+@pytest.mark.parametrize(("prefix", "triple", "flag"), [
+    ("", "", "--target=wasm32-wasip1"),
+    ('[toolchains]\nset = "debian-12"\n', "", "--target=wasm32-wasi"),
+    ('[toolchains]\nset = "debian-12"\n', 'triple = "wasm32-wasip1"\n', "--target=wasm32-wasi"),
+    ("", 'triple = "wasm32-wasip2"\n', "--target=wasm32-wasip2"),
+])
+def test_c_target_triple_per_set(tmp_path: Path, prefix: str, triple: str, flag: str) -> None:
+    _files(tmp_path, "src/main.c", "include/x.h")
+    target = _only(_plan(tmp_path, prefix + C_TARGET + triple))
+    assert all(action.steps[0].argv[1] == flag for action in target.actions[:2])
+    is_component = target.actions[-1].kind == "componentize"
+    assert is_component == ("wasip2" in flag)
+
+
+def test_c_wasip2_needs_the_debian_13_set(tmp_path: Path) -> None:
+    _files(tmp_path, "src/main.c", "include/x.h")
+    with pytest.raises(ConfigError, match=r"targets\.hello\.triple: wasm32-wasip2 needs the "
+                       r"debian-13 toolchain set"):
+        _plan(tmp_path, '[toolchains]\nset = "debian-12"\n' + C_TARGET
+              + 'triple = "wasm32-wasip2"\n')
 
 
 def test_symlinked_source_outside_the_project_is_refused(tmp_path: Path) -> None:

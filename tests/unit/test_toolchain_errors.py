@@ -57,7 +57,7 @@ def test_cli_reports_engine_down_with_its_exit_code(tmp_path: Path) -> None:
 
 
 def test_apt_missing_version_names_the_package() -> None:
-    recipe = shipped_recipe("wasi-sdk")
+    recipe = shipped_recipe("wasi-sdk", "debian-12")
     output = ["Reading package lists...", "E: Version '9.9-1' for 'cmake' was not found"]
     error = build_failure(
         recipe, "The command '/bin/sh -c ...' returned a non-zero code: 100", output
@@ -86,13 +86,13 @@ def test_apt_missing_version_names_the_package() -> None:
     ],
 )
 def test_other_apt_failures_name_the_package(line: str, package: str) -> None:
-    error = build_failure(shipped_recipe("rust"), "code 100", ["x", line])
+    error = build_failure(shipped_recipe("rust", "debian-12"), "code 100", ["x", line])
     assert error.message.startswith(f"rust: apt cannot install {package}")
 
 
 def test_unreachable_mirror_is_said_plainly() -> None:
     error = build_failure(
-        shipped_recipe("rust"),
+        shipped_recipe("rust", "debian-12"),
         "code 100",
         ["W: Failed to fetch ... Temporary failure resolving 'deb.debian.org'"],
     )
@@ -100,7 +100,7 @@ def test_unreachable_mirror_is_said_plainly() -> None:
 
 
 def test_other_failures_keep_the_builder_message() -> None:
-    error = build_failure(shipped_recipe("rust"), "COPY failed:\n no such file", ["Step 3/9"])
+    error = build_failure(shipped_recipe("rust", "debian-12"), "COPY failed:\n no such file", ["Step 3/9"])
     assert error.message == "rust: image build failed: COPY failed: no such file"
 
 
@@ -169,7 +169,7 @@ def test_coloured_fragmented_apt_errors_are_reassembled(capsys: pytest.CaptureFi
     from wasmforge.console import Console
     from wasmforge.toolchains.builder import _BuildOutput, _handle_event
 
-    output = _BuildOutput(shipped_recipe("wasi-sdk"), Console(env={}))
+    output = _BuildOutput(shipped_recipe("wasi-sdk", "debian-12"), Console(env={}))
     events: list[dict[str, str]] = [
         {"stream": "Step 5/8 : RUN apt-get install\n ---> Running in b09c\nReading"},
         {"stream": " package lists...\n"},

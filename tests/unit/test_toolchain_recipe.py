@@ -9,59 +9,83 @@ import pytest
 
 from wasmforge.errors import ConfigError, UserError
 from wasmforge.resources import toolchains_dir
+from wasmforge.toolchain_sets import DEFAULT_SET, TOOLCHAIN_SETS
 from wasmforge.toolchains.recipe import load_base, load_recipe, recipe_names, shipped_recipe
 
-SHIPPED = ["emscripten", "rust", "wasi-sdk"]
+SHIPPED = {
+    "debian-12": ["emscripten", "rust", "wasi-sdk"],
+    "debian-13": ["emscripten", "rust", "wasi-sdk", "wasmedge"],
+}
+EVERY_RECIPE = [(s, name) for s, names in SHIPPED.items() for name in names]
 
 
-def test_the_three_toolchains_are_shipped() -> None:
-    assert recipe_names() == SHIPPED
+def test_each_set_ships_its_images() -> None:
+    assert sorted(TOOLCHAIN_SETS) == sorted(SHIPPED)
+    for toolchain_set, names in SHIPPED.items():
+        assert recipe_names(toolchain_set=toolchain_set) == names
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_recipe_pins_every_package_exactly(name: str) -> None:
-    recipe = shipped_recipe(name)
+def test_the_default_set_is_debian_13() -> None:
+    assert DEFAULT_SET == "debian-13"
+    assert recipe_names() == SHIPPED["debian-13"]
+
+
+@pytest.mark.parametrize(("toolchain_set", "name"), EVERY_RECIPE)
+def test_shipped_recipe_pins_every_package_exactly(toolchain_set: str, name: str) -> None:
+    recipe = shipped_recipe(name, toolchain_set)
     assert recipe.packages, "a recipe without pins would float"
     for pin in recipe.package_pins:
         assert re.fullmatch(r"[a-z0-9][a-z0-9+.-]+=[0-9][A-Za-z0-9.+~:-]*", pin), pin
-    assert {"binaryen", "wabt"} <= set(recipe.packages)
+    if name != "wasmedge":
+        assert {"binaryen", "wabt"} <= set(recipe.packages)
     assert recipe.checks, "verify needs something to run"
     assert all(check.expect for check in recipe.checks)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_recipe_env_is_set_in_the_dockerfile(name: str) -> None:
+@pytest.mark.parametrize(("toolchain_set", "name"), EVERY_RECIPE)
+def test_recipe_env_is_set_in_the_dockerfile(toolchain_set: str, name: str) -> None:
     """toolchain.toml [env] is what builds get; the image's own ENV must say the same."""
-    recipe = shipped_recipe(name)
+    recipe = shipped_recipe(name, toolchain_set)
     dockerfile = (recipe.directory / "Dockerfile").read_text()
     env_lines = [line for line in dockerfile.splitlines() if line.startswith("ENV ")]
     for key, value in recipe.env.items():
         assert any(f"{key}={value}" in line.split() for line in env_lines), key
 
 
-def test_required_packages_per_toolchain() -> None:
+@pytest.mark.parametrize(("toolchain_set", "llvm", "rust_linker"), [
+    ("debian-12", "16", "lld-14"), ("debian-13", "22", "lld-19")])
+def test_required_packages_per_toolchain(toolchain_set: str, llvm: str, rust_linker: str) -> None:
     assert {
-        "clang-16",
-        "lld-16",
+        f"clang-{llvm}",
+        f"lld-{llvm}",
         "wasi-libc",
-        "libclang-rt-16-dev-wasm32",
-        "libc++-16-dev-wasm32",
-        "libc++abi-16-dev-wasm32",
+        f"libclang-rt-{llvm}-dev-wasm32",
+        f"libc++-{llvm}-dev-wasm32",
+        f"libc++abi-{llvm}-dev-wasm32",
         "make",
         "cmake",
-    } <= set(shipped_recipe("wasi-sdk").packages)
-    assert {"rustc", "cargo", "libstd-rust-dev-wasm32", "lld-14", "librust-itoa-dev"} <= set(
-        shipped_recipe("rust").packages
+    } <= set(shipped_recipe("wasi-sdk", toolchain_set).packages)
+    assert {"rustc", "cargo", "libstd-rust-dev-wasm32", rust_linker, "librust-itoa-dev"} <= set(
+        shipped_recipe("rust", toolchain_set).packages
     )
-    assert {"emscripten", "nodejs"} <= set(shipped_recipe("emscripten").packages)
-    assert shipped_recipe("emscripten").env["NODE_PATH"] == "/usr/share/nodejs"
+    emscripten = shipped_recipe("emscripten", toolchain_set)
+    assert {"emscripten", "nodejs"} <= set(emscripten.packages)
+    assert emscripten.env["NODE_PATH"] == "/usr/share/nodejs"
 
 
-def test_base_is_bookworm_pinned_by_digest() -> None:
-    base = load_base()
+def test_debian_12_base_is_bookworm_pinned_by_digest() -> None:
+    base = load_base(toolchain_set="debian-12")
     assert base.suite == "bookworm"
-    assert re.fullmatch(r"sha256:[0-9a-f]{64}", base.digest)
+    assert base.image is not None
+    assert re.fullmatch(r"[0-9a-f]{16}", base.short_name)
     assert base.image.startswith("docker.io/library/debian:bookworm-slim@")
+    assert base.identity == base.image
+
+
+def test_debian_13_base_is_debootstrapped_trixie() -> None:
+    base = load_base(toolchain_set="debian-13")
+    assert (base.suite, base.image, base.short_name) == ("trixie", None, "debootstrap")
+    assert base.identity == "debootstrap:trixie:minbase:http://deb.debian.org/debian"
 
 
 def _recipe(tmp_path: Path, toml: str, dockerfile: bool = True) -> Path:
@@ -119,9 +143,15 @@ def test_a_dockerfile_alone_is_a_recipe(tmp_path: Path) -> None:
 
 def test_unknown_toolchain_lists_the_known_ones() -> None:
     with pytest.raises(
-        UserError, match=r"unknown toolchain 'go' \(known: emscripten, rust, wasi-sdk\)"
+        UserError, match=r"unknown toolchain 'go' in the debian-12 set "
+        r"\(known: emscripten, rust, wasi-sdk\)"
     ):
-        shipped_recipe("go")
+        shipped_recipe("go", "debian-12")
+
+
+def test_unknown_set_lists_the_known_ones() -> None:
+    with pytest.raises(UserError, match=r"unknown toolchain set 'debian-11' \(known: "):
+        shipped_recipe("rust", "debian-11")
 
 
 def test_base_file_must_pin_a_digest(tmp_path: Path) -> None:
@@ -132,4 +162,5 @@ def test_base_file_must_pin_a_digest(tmp_path: Path) -> None:
 
 
 def test_recipes_ship_from_the_toolchains_folder() -> None:
-    assert (toolchains_dir() / "base.toml").is_file()
+    for toolchain_set in TOOLCHAIN_SETS:
+        assert (toolchains_dir() / toolchain_set / "base.toml").is_file()

@@ -40,13 +40,11 @@ if TYPE_CHECKING:
 
 _WABT = frozenset({"wat2wasm", "wasm2wat", "wasm-validate", "wasm-strip", "wasm-objdump"})
 
-# Debian installs LLVM 16 under versioned names; the toolchain images add the plain ones.
+# Debian installs LLVM under versioned names (22 in Debian 13, 16 in Debian 12); the toolchain
+# images add the plain ones. The toolchain checks then tell whether the one found is the set's.
 _FALLBACK_NAMES: Mapping[str, tuple[str, ...]] = {
-    "clang": ("clang-16",),
-    "clang++": ("clang++-16",),
-    "wasm-ld": ("wasm-ld-16",),
-    "llvm-ar": ("llvm-ar-16",),
-    "llvm-ranlib": ("llvm-ranlib-16",),
+    tool: (f"{tool}-22", f"{tool}-16") for tool in ("clang", "clang++", "wasm-ld", "llvm-ar",
+                                                   "llvm-ranlib")
 }
 
 # What to install when a tool is missing (Debian 12 package names, as in the toolchain images).
