@@ -32,13 +32,17 @@ class ToolchainSet:
     rust_targets: tuple[str, ...]
     # Whether the C and Rust toolchains can build for wasm32-wasip2.
     wasip2: bool
+    # The linker a bare rustc must be told (`-C linker=`): Debian's rustc has neither rust-lld nor
+    # wasm-component-ld. Cargo builds get it from the image's Cargo config. None: rustc's default.
+    rustc_linker: str | None = None
 
 
 SETS: dict[ToolchainSetName, ToolchainSet] = {
     "debian-13": ToolchainSet(
         "debian-13", debian="Debian 13 (trixie)", c_wasip1_target=WASIP1,
         rust_default_triple=WASIP1,
-        rust_targets=(WASIP1, WASIP2, "wasm32-unknown-unknown"), wasip2=True),
+        rust_targets=(WASIP1, WASIP2, "wasm32-unknown-unknown"), wasip2=True,
+        rustc_linker="wasm-ld-19"),
     "debian-12": ToolchainSet(
         "debian-12", debian="Debian 12 (bookworm)", c_wasip1_target="wasm32-wasi",
         rust_default_triple="wasm32-wasi", rust_targets=("wasm32-wasi",), wasip2=False),

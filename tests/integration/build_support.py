@@ -219,6 +219,8 @@ SAMPLE_RUNS: dict[str, tuple[str, Callable[[Path], str]]] = {
     "cpp-stdlib": ("words.wasm", run_wasi_command),
     "c-reactor": ("mathlib.wasm", run_reactor),
     "c-component": ("calc.wasm", run_component_reactor),
+    "c-wasip2": ("greet.wasm", run_component_command),
+    "rust-wasip2": ("tally.wasm", run_component_command),
     "rust-cargo": ("rusty.wasm", run_wasi_command),
     "emscripten-web": ("page.js", run_web_glue),
     "emscripten-node": ("greeter.js", run_node),

@@ -395,6 +395,7 @@ def test_single_rust_file_uses_rustc(tmp_path: Path) -> None:
     (step,) = target.steps
     assert step.argv == (
         "rustc", "--edition", "2021", "--target", "wasm32-wasip1", "--crate-type", "bin",
+        "-C", "linker=wasm-ld-19",
         "-C", "opt-level=0", "-C", "debuginfo=2",
         "--remap-path-prefix=/src=.", "--remap-path-prefix=/out/one=/out",
         "--emit=dep-info=/out/one/one.d,link=/out/one/one.wasm", "/src/src/main.rs",

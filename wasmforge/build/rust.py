@@ -49,19 +49,29 @@ EDITION = "2021"
 _FLAG_SEPARATOR = "\x1f"
 
 
+def _own_toolchain(context: PlanContext) -> bool:
+    """Whether Rust builds in an image or recipe of the user's own, taken at its word."""
+    table = context.toolchains.rust
+    return table is not None and bool(table.image or table.recipe)
+
+
 def rust_triple(name: str, target: RustTarget, context: PlanContext) -> str:
     """The target's ``triple``, else its toolchain set's default; a shipped Rust that lacks the
-    named target is a config error (an image or recipe of the user's own is taken at its word)."""
+    named target is a config error."""
     toolchain_set = SETS[context.toolchains.set_for(TOOLCHAIN)]
     triple = target.triple or toolchain_set.rust_default_triple
-    table = context.toolchains.rust
-    own_toolchain = table is not None and (table.image or table.recipe)
-    if not own_toolchain and triple not in toolchain_set.rust_targets:
+    if not _own_toolchain(context) and triple not in toolchain_set.rust_targets:
         msg = (f"targets.{name}.triple: the {toolchain_set.name} set's Rust has no {triple} "
                f"target (it has {', '.join(toolchain_set.rust_targets)})")
         raise ConfigError(msg, hint=f"use triple = \"{toolchain_set.rust_default_triple}\", or "
                           "another [toolchains] set")
     return triple
+
+
+def _linker_flags(context: PlanContext) -> list[str]:
+    """``-C linker=`` where the set's rustc needs it named (cargo reads the image's config)."""
+    linker = SETS[context.toolchains.set_for(TOOLCHAIN)].rustc_linker
+    return ["-C", f"linker={linker}"] if linker and not _own_toolchain(context) else []
 
 
 def plan_target(name: str, target: RustTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
@@ -82,7 +92,7 @@ def _plan_single_file(name: str, target: RustTarget, context: PlanContext) -> Ta
     out = layout.out(name)
     argv = [
         "rustc", "--edition", EDITION, "--target", rust_triple(name, target, context),
-        "--crate-type", target.crate_type,
+        "--crate-type", target.crate_type, *_linker_flags(context),
         "-C", f"opt-level={rust_opt_level(profile.opt_level)}",
         *(["-C", "debuginfo=2"] if profile.debug_info else []),
         *rust_remap_flags(layout, name),

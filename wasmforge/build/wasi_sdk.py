@@ -56,6 +56,12 @@ def target_flag(name: str, target: WasiSdkTarget, context: PlanContext) -> str:
     return f"--target={WASIP2}"
 
 
+def _wasip2_link_flags(target: WasiSdkTarget) -> list[str]:
+    """For wasip2 clang would link with wasm-component-ld, which Debian does not ship: link the
+    core module with wasm-ld instead (the componentize action then does the rest)."""
+    return ["-fuse-ld=lld"] if target.triple == WASIP2 else []
+
+
 def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple[TargetPlan, bool]:
     if target.command is not None:
         return _plan_command(name, target, context)
@@ -75,6 +81,11 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     out = layout.out(name)
     env = tuple(sorted(target.env.items()))
     cxx = language == "c++"
+    if cxx and target.triple == WASIP2:
+        msg = (f"targets.{name}.triple: C++ cannot build for {WASIP2}: the toolchain's libc++ is "
+               "built for wasm32-wasip1 only")
+        raise ConfigError(msg, hint='use triple = "wasm32-wasip1" and component = true for a '
+                          "C++ component")
     cflags, ldflags = user_flags(context, "wasi-sdk", target)
     wasi_target = target_flag(name, target, context)
     profile_flags = _profile_flags(context, name, cxx=cxx)
@@ -85,7 +96,8 @@ def plan_target(name: str, target: WasiSdkTarget, context: PlanContext) -> tuple
     produced = f"{name}.wasm"
     link_flags = [*ldflags, *[f"-l{lib}" for lib in target.libs]]
     argv = (
-        driver, wasi_target, *_profile_flags(context, name, cxx=cxx, link=True),
+        driver, wasi_target, *_wasip2_link_flags(target),
+        *_profile_flags(context, name, cxx=cxx, link=True),
         *without_opt_levels(cflags),
         *([f"-mexec-model={target.exec_model}"] if target.exec_model == "reactor" else []),
         *[f"-Wl,--export={symbol}" for symbol in target.exports],
@@ -204,7 +216,7 @@ def _plan_command(
              *_preprocessor_flags(target, context, name), *user_cflags]
     wasi_target = target_flag(name, target, context)
     cflags = shlex.join([wasi_target, *flags])
-    ldflags = shlex.join([wasi_target, *user_ldflags, *[f"-l{lib}" for lib in target.libs]])
+    ldflags = shlex.join([wasi_target, *_wasip2_link_flags(target), *user_ldflags, *[f"-l{lib}" for lib in target.libs]])
     env = {
         "WASMFORGE_OUT": out,
         "CC": "clang",
