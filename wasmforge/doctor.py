@@ -82,15 +82,16 @@ def _images(client: Any, config: Any, root: Path) -> list[Check]:
     checks = []
     lock = default_lock(client)
     for kind in IMAGE_KINDS:
-        name = f"toolchain {kind}"
         source = resolve_source(kind, config, root)
+        name = f"toolchain {kind} ({source.toolchain_set})"
         reference = tag_for(source)
         if find_image(client, reference) is None:
             checks.append(Check(name, "warn", f"{reference} is not built yet (a build makes it "
                                 "on first use, in about a minute)",
                                 f"wasmforge toolchains build {kind}"))
             continue
-        failed = [r for r in verify_source(client, source, reference, lock.get(kind)) if not r.ok]
+        entry = lock.get(source.lock_name)
+        failed = [r for r in verify_source(client, source, reference, entry) if not r.ok]
         if failed:
             checks.append(Check(name, "fail", f"{reference}: {failed[0].name}: {failed[0].detail}",
                                 f"wasmforge toolchains build --rebuild {kind}",

@@ -192,4 +192,4 @@ def test_doctor_passes_on_a_healthy_machine(docker_ready: None, tmp_path: Path) 
     statuses = {c["name"]: c["status"] for c in report["checks"]}
     assert statuses["engine"] == "ok"
     assert statuses["clock"] == "ok"
-    assert statuses["toolchain wasi-sdk"] == "ok"  # built by the earlier tests, and verified
+    assert statuses["toolchain wasi-sdk (debian-13)"] == "ok"  # built by the earlier tests, and verified

@@ -23,12 +23,14 @@ from tests.needs import need
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.console import Console
 from wasmforge.errors import EngineUnavailableError, RegistryError, ToolchainError
+from wasmforge.toolchain_sets import TOOLCHAIN_SETS, ToolchainSetName
 from wasmforge.toolchains.base import PULLED, ensure_base, find_base
 from wasmforge.toolchains.images import (
     IMAGE_KINDS,
     ToolchainImage,
     default_lock,
     ensure_image,
+    image_names,
     resolve_source,
 )
 from wasmforge.toolchains.lock import LockFile
@@ -74,20 +76,40 @@ def _config(toolchains: dict[str, dict[str, str]]) -> WasmforgeConfig:
     )
 
 
-@pytest.mark.parametrize("kind", IMAGE_KINDS)
+@pytest.fixture(scope="session")
+def every_image(engine: docker.DockerClient) -> dict[tuple[str, str], ToolchainImage]:
+    """Every image of every set (toolchains and runtimes), built if missing."""
+    need(shutil.which("debootstrap") is not None, "debootstrap (to create the base offline)")
+    console = Console(env={})
+    return {(toolchain_set, kind): ensure_image(kind, None, console, client=engine,
+                                                toolchain_set=toolchain_set)
+            for toolchain_set in TOOLCHAIN_SETS for kind in image_names(toolchain_set)}
+
+
+EVERY_IMAGE = [(s, kind) for s in TOOLCHAIN_SETS for kind in image_names(s)]
+
+
+@pytest.mark.parametrize(("toolchain_set", "kind"), EVERY_IMAGE)
 def test_image_verifies(
-    engine: docker.DockerClient, toolchain_images: dict[str, ToolchainImage], kind: str
+    engine: docker.DockerClient, every_image: dict[tuple[str, str], ToolchainImage],
+    toolchain_set: ToolchainSetName, kind: str,
 ) -> None:
-    image = toolchain_images[kind]
+    image = every_image[(toolchain_set, kind)]
     assert image.reference.startswith(f"wasmforge/{kind}:")
     assert image.image_id.startswith("sha256:")
-    source = resolve_source(kind, None)
-    results = verify_source(engine, source, image.reference, default_lock(engine).get(kind))
+    source = resolve_source(kind, None, toolchain_set=toolchain_set)
+    results = verify_source(engine, source, image.reference, default_lock(engine).get(
+        source.lock_name))
     failed = [f"{r.name}: {r.detail}" for r in results if not r.ok]
     assert failed == []
     names = {r.name for r in results}
     assert {"present", "lock", "env", "packages"} <= names
     assert len(results) == 4 + len(source.checks)
+
+
+def test_sets_share_no_image(every_image: dict[tuple[str, str], ToolchainImage]) -> None:
+    references = [image.reference for image in every_image.values()]
+    assert len(set(references)) == len(references)
 
 
 def test_emscripten_env_reaches_the_caller(toolchain_images: dict[str, ToolchainImage]) -> None:
@@ -113,10 +135,10 @@ def test_lock_records_what_was_built(
 ) -> None:
     entries = default_lock(engine).entries()
     for kind, image in toolchain_images.items():
-        entry = entries[kind]
+        entry = entries[f"{image.toolchain_set}/{kind}"]
         assert (entry.tag, entry.image_id) == (image.reference, image.image_id)
         assert entry.base is not None
-        assert entry.base.pin == load_base().image
+        assert entry.base.pin == load_base(toolchain_set=image.toolchain_set).identity
         assert entry.base.origin in ("pulled", "debootstrap")
         for package, version in entry.pins.items():
             assert entry.packages[package] == version
