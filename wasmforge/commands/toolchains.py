@@ -1,4 +1,5 @@
-"""``wasmforge toolchains list|build|verify``: show, build and check the toolchain images.
+"""``wasmforge toolchains list|build|verify|push|pull``: show, build, check and share the
+toolchain images.
 
 Each acts on the images of the project's toolchain set (``[toolchains] set``, per kind ``set``),
 or of the set ``--set`` names, or of every set (``--set all``).
@@ -36,6 +37,25 @@ ProjectOption = Annotated[
         "-p",
         help="Project directory whose wasmforge.toml [toolchains] "
         "overrides apply (ignored when it has none).",
+    ),
+]
+
+
+RefArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="REF",
+        help="Repository prefix in a registry, e.g. 127.0.0.1:5000/acme/toolchains: each image "
+        "is REF/<toolchain>:<its content tag>.",
+        show_default=False,
+    ),
+]
+InsecureFlag = Annotated[
+    bool,
+    typer.Option(
+        "--insecure",
+        help="The registry speaks plain HTTP. The Docker engine moves the images and decides: it "
+        "must list the registry in its insecure-registries (127.0.0.0/8 is, by default).",
     ),
 ]
 
@@ -252,3 +272,63 @@ def verify_command(
         raise ToolchainError(
             msg, hint="wasmforge toolchains build --rebuild " + " ".join(names_failed)
         )
+
+
+@toolchains_app.command("push")
+def push_command(
+    reference: RefArg,
+    names: NamesArg = None,
+    toolchain_set: SetOption = None,
+    project: ProjectOption = Path(),
+    insecure: InsecureFlag = False,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Push the built images to REF/<toolchain>:<tag>, for other machines to pull."""
+    from wasmforge.engine import docker_client
+    from wasmforge.toolchains.images import resolve_source
+    from wasmforge.toolchains.share import push_images
+
+    console = command_console(json_flag)
+    config, root = _load_project(project)
+    sources = [resolve_source(name, config, root, chosen_set)
+               for chosen_set, name in _selection(names, toolchain_set, config)]
+    client = docker_client()
+    rows = [row.to_json() for row in
+            push_images(client, sources, reference, console, insecure=insecure)]
+    console.table(
+        ["set", "toolchain", "pushed reference", "digest"],
+        [[r["set"], r["name"], r["reference"] or f"- ({r['status']})", r["digest"] or "-"]
+         for r in rows],
+    )
+    console.result({"reference": reference, "toolchains": rows})
+
+
+@toolchains_app.command("pull")
+def pull_command(
+    reference: RefArg,
+    names: NamesArg = None,
+    toolchain_set: SetOption = None,
+    project: ProjectOption = Path(),
+    insecure: InsecureFlag = False,
+    json_flag: JsonFlag = False,
+) -> None:
+    """Pull the images another machine pushed to REF (those not here yet): checked against the
+    recipes, tagged and locked as if built here."""
+    from wasmforge.engine import docker_client
+    from wasmforge.toolchains.images import default_lock, resolve_source
+    from wasmforge.toolchains.share import pull_images
+
+    console = command_console(json_flag)
+    config, root = _load_project(project)
+    sources = [resolve_source(name, config, root, chosen_set)
+               for chosen_set, name in _selection(names, toolchain_set, config)]
+    client = docker_client()
+    lock = default_lock(client)
+    rows = [row.to_json() for row in
+            pull_images(client, sources, reference, console, lock=lock, insecure=insecure)]
+    console.table(
+        ["set", "toolchain", "reference", "status", "image id"],
+        [[r["set"], r["name"], r["reference"] or "-", r["status"], (r["image_id"] or "-")[:19]]
+         for r in rows],
+    )
+    console.result({"reference": reference, "lock_file": str(lock.path), "toolchains": rows})
