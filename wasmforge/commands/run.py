@@ -5,6 +5,8 @@ TARGET may be a project target name (its built module; Node for Emscripten ``nod
 after ``--`` go to the module (for an image they replace its Cmd). The module's exit code becomes
 wasmforge's; a trap exits 134. A WASI 0.2 component exporting ``wasi:cli/run`` (a target built with
 ``--component``, a component file or image) runs the same way (see wasmforge.wasirun).
+``--runtime wasmedge`` runs a WASI command module with WasmEdge in its pinned image instead (see
+wasmforge.wasmedge).
 
 Node runs in the caller's working directory, as ``node app.js`` would. A program linked with
 NODERAWFS already sees the host's files at their own paths, so ``--dir`` cannot move a directory
@@ -45,15 +47,23 @@ def run(
     timeout: Annotated[float | None, typer.Option(
         "--timeout", min=0.001, metavar="SECONDS",
         help="Stop the module after this long (exit 124).")] = None,
+    runtime: Annotated[str, typer.Option(
+        "--runtime", metavar="wasmtime|wasmedge",
+        help="wasmtime (in-process) or wasmedge (WasmEdge 0.14 in its pinned image of the "
+        "debian-13 set, in a container: WASI command modules only).")] = "wasmtime",
     json_flag: JsonFlag = False,
 ) -> None:
-    """Run a WASI command module or component; its exit code is passed through."""
+    """Run a WASI command module or component; its exit code is passed through.
+
+    --runtime wasmedge runs a command module (not a component) with WasmEdge, in a container."""
     from wasmforge.errors import UserError
     from wasmforge.oci.reference import looks_like_file
-    from wasmforge.wasirun import parse_dir, parse_env, run_wasi
+    from wasmforge.wasirun import parse_dir, parse_env
     from wasmforge.wasm.sniff import is_wasm_file
+    from wasmforge.wasmedge import check_runtime
 
     command_console(json_flag)
+    check_runtime(runtime)
     dirs = [parse_dir(d) for d in directory or []]
     extra_env = dict(parse_env(e) for e in env or [])
     argv = list(args or [])
@@ -69,11 +79,21 @@ def run(
         raise UserError(msg)
     elif _is_project_target(target, project_path):
         code = _run_target(target, argv, extra_env, dirs, project_path,
-                           profile_choice(profile, release), timeout)
+                           profile_choice(profile, release), timeout, runtime)
         raise typer.Exit(code)
     else:
         program = _program_from_oci(target, argv, extra_env, dirs, insecure)
-    raise typer.Exit(run_wasi(program, timeout=timeout))
+    raise typer.Exit(_run_program(program, runtime, timeout))
+
+
+def _run_program(program: WasiProgram, runtime: str, timeout: float | None) -> int:
+    if runtime == "wasmedge":
+        from wasmforge.wasmedge import run_wasmedge
+
+        return run_wasmedge(program, timeout=timeout)
+    from wasmforge.wasirun import run_wasi
+
+    return run_wasi(program, timeout=timeout)
 
 
 def _is_project_target(name: str, project_path: Path) -> bool:
@@ -91,11 +111,11 @@ def _is_project_target(name: str, project_path: Path) -> bool:
 
 def _run_target(
     name: str, argv: list[str], env: dict[str, str], dirs: list[tuple[str, str]],
-    project_path: Path, profile: str | None, timeout: float | None,
+    project_path: Path, profile: str | None, timeout: float | None, runtime: str,
 ) -> int:
     from wasmforge.errors import UserError
     from wasmforge.oci.project import open_project
-    from wasmforge.wasirun import WasiProgram, run_wasi
+    from wasmforge.wasirun import WasiProgram
 
     project, _ = open_project(project_path, os.environ, profile=profile, targets=(name,))
     manifest = project.built()
@@ -111,6 +131,10 @@ def _run_target(
         # What was built; the config for manifests written before they named the environment.
         environment = built.environment or getattr(project.config.targets[name], "environment",
                                                    None)
+        if runtime == "wasmedge":
+            from wasmforge.wasmedge import refuse_js_glue
+
+            raise refuse_js_glue(name, environment)
         if environment == "node":
             _check_node_dirs(name, built.node_rawfs, dirs)
             # Emscripten names the glue after the module: hello.js loads hello.wasm.
@@ -120,7 +144,7 @@ def _run_target(
                         f"python3 -m http.server -d {main.parent}")
     program = WasiProgram(main.read_bytes(), (main.name, *argv),
                           tuple(env.items()), tuple(dirs), str(main))
-    return run_wasi(program, timeout=timeout)
+    return _run_program(program, runtime, timeout)
 
 
 def _check_node_dirs(name: str, node_rawfs: bool, dirs: list[tuple[str, str]]) -> None:

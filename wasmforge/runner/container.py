@@ -1,6 +1,6 @@
 """One hermetic container of a toolchain image, alive for a block of work, running programs in it:
-the one wrapper around the engine's containers (build steps, the optimiser, ``toolchains verify``
-and the package probe all go through it).
+the one wrapper around the engine's containers (build steps, the optimiser, ``toolchains verify``,
+the package probe and ``wasmforge run --runtime wasmedge`` all go through it).
 
 Starting a container costs about 0.2 s, an exec about 0.05 s (Docker 20.10 on this project's CI
 machines), and the engine handles execs nearly one at a time: so a build starts one container per
@@ -20,6 +20,7 @@ outlives the wasmforge that started it.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import socket
 import threading
@@ -83,7 +84,7 @@ class ToolchainContainer:
         self._closed = False
         self._lock = threading.Lock()
         self._shells: list[_Shell] = []  # idle ones, each ready for the next program
-        self._busy: set[_Shell] = set()  # running a program now
+        self._busy: set[_Shell | _Exec] = set()  # running a program now
         # Set when the engine stopped answering: nothing is asked of it any more.
         self._engine_lost: str | None = None
         self._watchdog: _Watchdog | None = None
@@ -187,6 +188,60 @@ class ToolchainContainer:
                     shell.close()  # interrupted mid-program, or the container is going
         if self._closed:
             raise KeyboardInterrupt
+        return status
+
+    def run_attached(
+        self, argv: Sequence[str], *, cwd: str, env: Mapping[str, str], stdin_fd: int | None,
+        on_stdout: Callable[[bytes], None], on_stderr: Callable[[bytes], None],
+    ) -> int:
+        """Run one program as a process of its own (an exec, not a shell's turn) with stdio
+        attached, for ``wasmforge run``: what ``stdin_fd`` gives (None: nothing) is fed to its
+        stdin up to the end of input, its stdout and stderr go, apart and as they come, to
+        ``on_stdout`` and ``on_stderr``; its exit status. It has no deadline of its own: the
+        caller stops it by closing the container (which raises KeyboardInterrupt here)."""
+        from docker.errors import DockerException, NotFound
+        from requests.exceptions import RequestException
+
+        if self._id is None or self._closed:
+            raise KeyboardInterrupt
+        process = None
+        try:
+            process = _Exec(self._client.api, self._id, self.user, argv, cwd, env,
+                            stdin=stdin_fd is not None)
+            with self._lock:
+                self._busy.add(process)
+                closed = self._closed
+            if closed:
+                raise KeyboardInterrupt
+            if self._watchdog is not None:
+                self._watchdog.busy(+1)
+            if stdin_fd is not None:
+                threading.Thread(target=process.feed, args=(stdin_fd,), name="wasmforge-stdin",
+                                 daemon=True).start()
+            process.relay(on_stdout, on_stderr)
+            if self._engine_lost is not None or self._closed:  # its output ended: cut off
+                raise _ShellGone
+            status = process.exit_status()
+        except (NotFound, _ShellGone):
+            self._raise_if_engine_lost(argv[0])
+            if self._closed:
+                raise KeyboardInterrupt from None
+            msg = f"the {self.image} container vanished while running {argv[0]}"
+            raise ToolchainError(msg) from None
+        except (DockerException, RequestException, OSError) as error:
+            self._raise_if_engine_lost(argv[0])
+            if self._closed:
+                raise KeyboardInterrupt from None
+            msg = f"the Docker engine failed while running {argv[0]}: {engine_error_line(error)}"
+            raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
+        finally:
+            if process is not None:
+                with self._lock:
+                    was_busy = process in self._busy
+                    self._busy.discard(process)
+                if was_busy and self._watchdog is not None:
+                    self._watchdog.busy(-1)
+                process.close()
         return status
 
     def _engine_gone(self, why: str) -> None:
@@ -337,6 +392,64 @@ class _Shell:
         _shut(self._connection)
 
 
+class _Exec:
+    """One program in an exec of its own, its stdin, stdout and stderr attached (see
+    ``ToolchainContainer.run_attached``)."""
+
+    def __init__(
+        self, api: Any, container: str, user: str, argv: Sequence[str], cwd: str,
+        env: Mapping[str, str], *, stdin: bool,
+    ) -> None:
+        self._api = api
+        created = api.exec_create(container, list(argv), stdin=stdin, user=user, workdir=cwd,
+                                  environment=dict(env))
+        self._id = created["Id"]
+        self._connection = api.exec_start(self._id, socket=True)
+        _no_deadline(self._connection)  # a program may be silent for as long as it likes
+
+    def feed(self, fd: int) -> None:
+        """Copy ``fd`` to the program's stdin, then end its input (a thread of its own: it may
+        wait on a terminal long after the program is done, and is left behind then)."""
+        raw = getattr(self._connection, "_sock", self._connection)
+        with contextlib.suppress(OSError, ValueError):  # the program or its container is gone
+            while chunk := os.read(fd, 65536):
+                raw.sendall(chunk)
+            raw.shutdown(socket.SHUT_WR)
+
+    def relay(self, on_stdout: Callable[[bytes], None],
+              on_stderr: Callable[[bytes], None]) -> None:
+        """Pass the program's output on until its end (or the connection's)."""
+        from docker.utils.socket import STDERR, frames_iter
+
+        frames = frames_iter(self._connection, tty=False)
+        while True:
+            try:
+                stream, chunk = next(frames)
+            except (StopIteration, OSError, ValueError):  # ValueError: the socket is closed
+                return
+            (on_stderr if stream == STDERR else on_stdout)(bytes(chunk))
+
+    def exit_status(self) -> int:
+        """The program's exit status (the engine may take a moment to mark the exec ended after
+        its output ends)."""
+        ends = time.monotonic() + REMOVE_WAIT_SECONDS
+        while True:
+            found = self._api.exec_inspect(self._id)
+            if not found.get("Running") and found.get("ExitCode") is not None:
+                return int(found["ExitCode"])
+            if time.monotonic() > ends:
+                raise _ShellGone
+            time.sleep(0.02)
+
+    def interrupt(self) -> None:
+        raw = getattr(self._connection, "_sock", self._connection)
+        with contextlib.suppress(OSError, AttributeError):
+            raw.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        _shut(self._connection)
+
+
 class _Watchdog:
     """Pings the engine while programs run. When it has not answered for the engine's timeout
     (WASMFORGE_ENGINE_TIMEOUT), ``on_lost`` ends the container's connections: a step whose
@@ -408,13 +521,14 @@ def _resource_limits(limits: Limits) -> dict[str, Any]:
     return found
 
 
-def _end_connections(idle: Sequence[_Shell], busy: Sequence[_Shell], stdin: Any) -> None:
+def _end_connections(idle: Sequence[_Shell], busy: Sequence[_Shell | _Exec],
+                     stdin: Any) -> None:
     """Close the idle shells, interrupt the busy ones (each one's reader closes it) and shut the
     container's stdin: every wait on the engine ends."""
     for shell in idle:
         shell.close()
-    for shell in busy:
-        shell.interrupt()
+    for running in busy:
+        running.interrupt()
     if stdin is not None:
         _shut(stdin)
 
