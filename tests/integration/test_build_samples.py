@@ -120,16 +120,18 @@ def test_scratch_dirs_are_gone_and_files_belong_to_the_user(
             assert not path.name.startswith(".")
 
 
-@pytest.mark.parametrize("sample", ["c-hello", "rust-cargo", "emscripten-web", "cpp-stdlib"])
+@pytest.mark.parametrize("sample", list(SAMPLE_RUNS))
 def test_two_clean_builds_are_byte_identical(
     sample: str, docker_ready: None, tmp_path: Path
 ) -> None:
+    """Every sample, in the default (debian-13) toolchain set, release profile, no cache."""
     del docker_ready
     digests = []
     for attempt in ("one", "two"):
         # Different checkout paths too: path remapping must hide where the project lives.
         project = copy_sample(sample, tmp_path / attempt)
-        done = wasmforge("build", project, "--runner", "docker", "--json")
+        done = wasmforge("build", project, "--release", "--no-cache", "--runner", "docker",
+                         "--json")
         assert done.returncode == 0, done.stderr
         digests.append({f["path"]: f["sha256"]
                         for t in json.loads(done.stdout)["targets"] for f in t["files"]})

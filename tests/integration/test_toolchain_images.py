@@ -307,3 +307,38 @@ def test_unreachable_registry_falls_back_to_debootstrap(engine: docker.DockerCli
         assert find_base(engine, spec) == base
     finally:
         engine.images.remove(base.reference)
+
+
+def test_list_shows_both_sets_and_their_versions(
+    every_image: dict[tuple[str, str], ToolchainImage],
+) -> None:
+    from tests.integration.build_support import wasmforge
+
+    done = wasmforge("toolchains", "list", "--set", "all", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {(r["set"], r["name"]): r for r in json.loads(done.stdout)["toolchains"]}
+    assert set(rows) == set(every_image)
+    for key, image in every_image.items():
+        assert rows[key]["tag"] == image.reference
+        assert rows[key]["built"] is True
+    assert rows[("debian-13", "wasi-sdk")]["versions"]["clang"] == "22.1.8"
+    assert rows[("debian-12", "wasi-sdk")]["versions"]["clang"] == "16.0.6"
+    assert rows[("debian-13", "emscripten")]["versions"]["binaryen"] == "120"
+    assert "wasm32-wasip2" in rows[("debian-13", "rust")]["versions"]["targets"]
+    assert "debian-12  rust" in done.stderr  # the human table names set and toolchain
+
+
+def test_a_project_chooses_its_set(tmp_path: Path) -> None:
+    from tests.integration.build_support import wasmforge
+
+    (tmp_path / "wasmforge.toml").write_text(
+        '[toolchains]\nset = "debian-12"\n[toolchains.rust]\nset = "debian-13"\n\n'
+        '[project]\nname = "p"\n\n[targets.t]\nkind = "wat"\nsource = "t.wat"\n')
+    done = wasmforge("toolchains", "list", "--project", tmp_path, "--json")
+    assert done.returncode == 0, done.stderr
+    sets = {r["name"]: r["set"] for r in json.loads(done.stdout)["toolchains"]}
+    assert sets == {"wasi-sdk": "debian-12", "rust": "debian-13", "emscripten": "debian-12"}
+    unknown = wasmforge("toolchains", "list", "--set", "debian-11")
+    assert unknown.returncode == 2
+    assert "--set: unknown toolchain set 'debian-11' (known: debian-13, debian-12, all)" in (
+        unknown.stderr)
