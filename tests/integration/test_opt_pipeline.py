@@ -1,4 +1,6 @@
-"""The optimiser with real binaryen 108 (wasm-opt on the host), WABT, wasm-tools and wasmtime.
+"""The optimiser with real binaryen where wasmforge runs it: the wasi-sdk image of each toolchain
+set (binaryen 120 in debian-13, 108 in debian-12) and the host's wasm-opt; WABT, wasm-tools and
+wasmtime.
 
 Modules are executed with wasmtime before and after optimisation: the results must not change.
 """
@@ -10,11 +12,26 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.integration.opt_support import (
+    BINARYEN,
+    BLOCK_PARAMS_WAT,
+    HOST,
+    OPTIMISERS,
+    PASSIVE_ELEMENTS_WAT,
+    TABLE_INIT_CALLS,
+    TABLE_INIT_RESULTS,
+    TABLE_INIT_WAT,
+    Optimiser,
+    Optimisers,
+    need_engine,
+    run_exports,
+)
 from tests.needs import need
 from wasmforge.config.resolve import Profile
 from wasmforge.errors import ToolchainError, UserError
@@ -62,8 +79,17 @@ CALLS: list[tuple[str, tuple[Any, ...]]] = [
 ]
 
 
-def have_wasm_opt() -> bool:
-    return shutil.which("wasm-opt") is not None
+@pytest.fixture(scope="module")
+def optimisers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Optimisers]:
+    found = Optimisers(tmp_path_factory.mktemp("optimisers"))
+    yield found
+    found.close()
+
+
+@pytest.fixture(params=OPTIMISERS)
+def optimiser(request: pytest.FixtureRequest, optimisers: Optimisers) -> Optimiser:
+    """wasm-opt in each set's wasi-sdk image, and the host's."""
+    return optimisers.get(request.param)
 
 
 def profile(level: int | str = "z", *, debug: bool = False, names: bool = False,
@@ -80,39 +106,17 @@ def assemble(tmp: Path, text: str, name: str) -> Path:
     return out
 
 
-def run_exports(path: Path, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
-    """Call each export with wasmtime; a result is the value, the list of values, or 'nan'."""
-    import math
-
-    import wasmtime
-
-    engine = wasmtime.Engine()
-    store = wasmtime.Store(engine)
-    instance = wasmtime.Instance(store, wasmtime.Module(engine, path.read_bytes()), [])
-    exports = instance.exports(store)
-    results: list[Any] = []
-    for name, args in calls:
-        func = exports[name]
-        assert isinstance(func, wasmtime.Func), name
-        value = func(store, *args)
-        if isinstance(value, float) and math.isnan(value):
-            value = "nan"
-        results.append(value)
-    return results
-
-
 @pytest.fixture
 def features_module(tmp_path: Path) -> Path:
     return assemble(tmp_path, FEATURES_WAT, "features")
 
 
 def test_feature_module_is_optimised_without_naming_features(features_module: Path,
-                                                             tmp_path: Path) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+                                                             optimiser: Optimiser) -> None:
     expected = run_exports(features_module, CALLS)
     assert expected[0] == [3, 2]  # multi-value really returns two values
-    out = tmp_path / "out" / "features.wasm"
-    report = optimize_module(features_module, out, profile("z"), invoke=host_invoker(),
+    out = optimiser.workdir / "out" / "features.wasm"
+    report = optimize_module(features_module, out, profile("z"), invoke=optimiser.invoke,
                              label="features.wasm")
     assert set(report.features.enabled) == {"sign-ext", "nontrapping-float-to-int", "simd",
                                             "bulk-memory", "multivalue"}
@@ -121,8 +125,9 @@ def test_feature_module_is_optimised_without_naming_features(features_module: Pa
     assert [s.name for s in report.steps] in ([], ["wasm-opt -Oz"])
 
 
+@pytest.mark.docker
 def test_opt_command_on_the_feature_module(features_module: Path, tmp_path: Path) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+    need_engine()
     out = tmp_path / "opt.wasm"
     done = subprocess.run(
         [sys.executable, "-m", "wasmforge", "opt", str(features_module), "-o", str(out), "-O3",
@@ -135,15 +140,15 @@ def test_opt_command_on_the_feature_module(features_module: Path, tmp_path: Path
     assert result["steps"][0]["name"] == "wasm-opt -O3"
     assert "--enable-simd" in result["steps"][0]["detail"]
     assert "section" in done.stderr  # the human table went to stderr
+    assert result["wasm-opt"]["binaryen"] == BINARYEN["debian-13"]  # the default set's image
     assert run_exports(out, CALLS) == run_exports(features_module, CALLS)
 
 
-def test_output_is_deterministic(features_module: Path, tmp_path: Path) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+def test_output_is_deterministic(features_module: Path, optimiser: Optimiser) -> None:
     outputs = []
     for run in ("a", "b"):
-        out = tmp_path / run / "m.wasm"
-        optimize_module(features_module, out, profile(3, producers=True), invoke=host_invoker(),
+        out = optimiser.workdir / run / "m.wasm"
+        optimize_module(features_module, out, profile(3, producers=True), invoke=optimiser.invoke,
                         label="m")
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
@@ -195,11 +200,10 @@ def test_output_using_a_feature_the_input_did_not_fails(tmp_path: Path) -> None:
                         invoke=fake_wasm_opt(tmp_path, with_sign_ext), label="mvp")
 
 
-def test_a_failing_tool_is_a_toolchain_error(features_module: Path, tmp_path: Path) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+def test_a_failing_tool_is_a_toolchain_error(features_module: Path, optimiser: Optimiser) -> None:
     with pytest.raises(ToolchainError, match="wasm-opt failed"):
-        optimize_module(features_module, tmp_path / "o.wasm", profile(2, passes=("--no-such-pass",)),
-                        invoke=host_invoker(), label="m")
+        optimize_module(features_module, optimiser.workdir / "o.wasm",
+                        profile(2, passes=("--no-such-pass",)), invoke=optimiser.invoke, label="m")
 
 
 def test_invalid_and_non_module_inputs_are_user_errors(tmp_path: Path) -> None:
@@ -214,16 +218,16 @@ def test_invalid_and_non_module_inputs_are_user_errors(tmp_path: Path) -> None:
                         label="c")
 
 
-def test_wat_module_with_dwarf_shrinks_with_strip_debug(tmp_path: Path) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+def test_wat_module_with_dwarf_shrinks_with_strip_debug(tmp_path: Path,
+                                                        optimiser: Optimiser) -> None:
     (tmp_path / "f.wat").write_text(FEATURES_WAT)
     debug = tmp_path / "f.wasm"
     # wasm-tools writes real DWARF (line tables pointing into the .wat) with -g.
     subprocess.run([wasm_tools(), "parse", "-g", tmp_path / "f.wat", "-o", debug], check=True)
     before = size_breakdown(debug)
     assert before["debug"] > 0
-    out = tmp_path / "out.wasm"
-    report = optimize_module(debug, out, profile("s", debug=True), invoke=host_invoker(),
+    out = optimiser.workdir / "out.wasm"
+    report = optimize_module(debug, out, profile("s", debug=True), invoke=optimiser.invoke,
                              label="f.wasm")
     assert report.after["debug"] == 0
     assert report.after["total"] < before["total"]
@@ -275,8 +279,8 @@ int main(void) {
 
 
 @pytest.mark.parametrize("names", [False, True])
-def test_clang_debug_build_shrinks_and_still_runs(tmp_path: Path, names: bool) -> None:
-    need(have_wasm_opt(), "wasm-opt (binaryen) on PATH")
+def test_clang_debug_build_shrinks_and_still_runs(tmp_path: Path, names: bool,
+                                                  optimiser: Optimiser) -> None:
     compiler = clang()
     need(compiler is not None, "clang with the wasm32-wasi sysroot (Debian wasi-libc)")
     assert compiler is not None
@@ -286,9 +290,9 @@ def test_clang_debug_build_shrinks_and_still_runs(tmp_path: Path, names: bool) -
                     tmp_path / "p.c", "-o", debug], check=True)
     info = read_module_file(debug)
     assert info.target_features  # clang declares its features
-    out = tmp_path / "out" / "p.wasm"
+    out = optimiser.workdir / "out" / "p.wasm"
     report = optimize_module(debug, out, profile("s", debug=True, names=names, producers=True),
-                             invoke=host_invoker(), label="p.wasm")
+                             invoke=optimiser.invoke, label="p.wasm")
     assert report.before["debug"] > 0
     assert report.after["debug"] == 0
     assert (report.after["names"] == 0) is names
@@ -296,3 +300,64 @@ def test_clang_debug_build_shrinks_and_still_runs(tmp_path: Path, names: bool) -
     assert report.features.declared == set(info.target_features) & {"sign-ext", "mutable-globals"}
     assert [s.name.split()[0] for s in report.steps] == ["strip", "wasm-opt"]
     assert run_wasi(out, tmp_path) == run_wasi(debug, tmp_path) == "fib(20)=6765 len=63 0.667\n"
+
+
+def test_each_optimiser_runs_the_binaryen_its_set_pins(optimiser: Optimiser) -> None:
+    version = optimiser.version()
+    assert version is not None
+    if optimiser.name != HOST:
+        assert version.startswith(f"wasm-opt version {BINARYEN[optimiser.name]}")
+
+
+def test_table_init_is_optimised_by_binaryen_120_and_kept_by_108(
+    tmp_path: Path, optimiser: Optimiser, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """binaryen 108 cannot parse table.init: the module is kept as it was, with a warning. 120
+    optimises it: smaller, valid, and the exports give the same results."""
+    module = assemble(tmp_path, TABLE_INIT_WAT, "table_init")
+    assert run_exports(module, TABLE_INIT_CALLS) == TABLE_INIT_RESULTS
+    out = optimiser.workdir / "out.wasm"
+    report = optimize_module(module, out, profile("s"), invoke=optimiser.invoke, label="ti")
+    assert set(report.features.enabled) == {"bulk-memory", "reference-types"}
+    version = optimiser.version() or ""
+    if version.startswith("wasm-opt version 108"):
+        assert len(report.notes) == 1
+        assert report.notes[0].startswith(  # 0xfc 12 is table.init
+            "wasm-opt skipped: binaryen cannot read this module (parse exception: invalid code "
+            "after misc prefix: 12")
+        assert f"warning: ti: {report.notes[0]}" in capsys.readouterr().err
+        assert out.read_bytes() == module.read_bytes()
+        assert report.steps == ()
+    else:
+        assert [s.name for s in report.steps] == ["wasm-opt -Os"]
+        assert report.notes == ()
+        assert report.after["total"] < report.before["total"]
+        assert report.after["code"] < report.before["code"]
+    subprocess.run([wasm_tools(), "validate", out], check=True)
+    subprocess.run([wabt_tool("wasm-validate"), "--enable-all", out], check=True)
+    assert run_exports(out, TABLE_INIT_CALLS) == TABLE_INIT_RESULTS
+
+
+@pytest.mark.parametrize(("wat", "features", "binaryen_120_says"), [
+    (BLOCK_PARAMS_WAT, ("multivalue",), "parse exception: control flow inputs are not supported"),
+    (PASSIVE_ELEMENTS_WAT, ("bulk-memory",),
+     "its validator rejects it: all element segments should refer to a single table in MVP"),
+], ids=["block-params", "passive-elements"])
+def test_what_binaryen_120_refuses_is_still_kept_with_a_warning(
+    tmp_path: Path, optimiser: Optimiser, capsys: pytest.CaptureFixture[str], wat: str,
+    features: tuple[str, ...], binaryen_120_says: str,
+) -> None:
+    """A block with parameters (neither 108 nor 120 reads it) and table.init without reference
+    types (108 cannot parse it, 120 rejects it as invalid): the module is kept, with a warning."""
+    module = assemble(tmp_path, wat, "refused")
+    expected = run_exports(module, [("f", (1,))])
+    out = optimiser.workdir / "out.wasm"
+    report = optimize_module(module, out, profile("s"), invoke=optimiser.invoke, label="m")
+    assert report.features.enabled == features
+    assert len(report.notes) == 1
+    assert report.notes[0].startswith("wasm-opt skipped: binaryen cannot read this module (")
+    if (optimiser.version() or "").startswith("wasm-opt version 120"):
+        assert binaryen_120_says in report.notes[0]
+    assert f"warning: m: {report.notes[0]}" in capsys.readouterr().err
+    assert out.read_bytes() == module.read_bytes()
+    assert run_exports(out, [("f", (1,))]) == expected

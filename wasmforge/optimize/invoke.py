@@ -1,7 +1,8 @@
 """How the optimiser runs a tool: a ``ToolInvoker`` is given by whoever knows where tools live.
 
-The build passes one that runs in the pinned toolchain container (whose images carry binaryen 108 and
-WABT); ``wasmforge opt`` and the local runner use :func:`host_invoker`.
+The build and ``wasmforge opt`` pass one that runs in a pinned toolchain container (binaryen 120 in the
+debian-13 set's images, 108 in debian-12's; see ``Runner.invoker``); the local runner uses
+:func:`host_invoker`. Invokers return no output: :func:`tool_version` asks one which version it runs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from wasmforge.errors import ToolchainError
+from wasmforge.errors import ToolchainError, WasmforgeError
 from wasmforge.tools import host_program, run_tool, wabt_tool, wasm_tools
 
 # Runs ``argv`` (argv[0] a tool name: "wasm-opt", "wasm-validate", ...) with the given host directory
@@ -51,3 +52,21 @@ def host_invoker(env: Mapping[str, str] | None = None) -> ToolInvoker:
             raise tool_failure(argv[0], completed.returncode, completed.stderr)
 
     return invoke
+
+
+VERSION_FILE = "tool-version.txt"
+
+
+def tool_version(invoke: ToolInvoker, tool: str, workdir: Path) -> str | None:
+    """The first line ``tool --version`` prints where ``invoke`` runs tools (``wasm-opt version
+    120``), or None when it cannot tell. A shell writes it into ``workdir``, which it must be able
+    to write (an invoker keeps no output of a tool that succeeded)."""
+    target = workdir / VERSION_FILE
+    try:
+        invoke(["sh", "-c", f'exec "$0" --version > {VERSION_FILE} 2>&1', tool], workdir)
+        lines = target.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except (WasmforgeError, OSError):  # no answer is not a failure of what was asked
+        return None
+    finally:
+        target.unlink(missing_ok=True)
+    return lines[0].strip() if lines else None

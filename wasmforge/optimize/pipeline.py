@@ -73,7 +73,7 @@ def optimize_module(
         if runs_wasm_opt(profile):
             if features.unsupported:
                 note = (f"wasm-opt skipped: the module uses {', '.join(features.unsupported)}, "
-                        "which binaryen 108 cannot optimise")
+                        "which wasmforge does not give binaryen (108 predates their encodings)")
                 get_console().warn(f"{label}: {note}")
                 notes.append(note)
             else:
@@ -97,9 +97,13 @@ def optimize_module(
                           steps=tuple(run.steps), notes=tuple(notes))
 
 
-# Binaryen 108 cannot parse some valid modules (e.g. table.init / elem.drop from the bulk-memory
-# proposal, added to binaryen later). The input is valid, so the build goes on without wasm-opt.
+# Binaryen cannot read some valid modules. 108 fails to parse table.init (bulk memory, added to
+# binaryen later); 108 and 120 both fail on elem.drop and on blocks with parameters (multi-value);
+# 120's validator rejects a passive element segment unless reference types are enabled. The input
+# is valid (wasm-tools said so, with exactly its features), so the build goes on without wasm-opt.
 _PARSE_FAILURE = re.compile(r"parse exception: [^\];]*")
+_INPUT_REJECTED = "Fatal: error validating input"  # binaryen's own validation of what it read
+_VALIDATOR_MESSAGE = re.compile(r"\[wasm-validator error[^\]]*\] (.*?)(?:\.?, on\b|;|$)")
 
 
 class _BinaryenCannotRead(Exception):
@@ -146,6 +150,11 @@ class _Run:
             parse_error = _PARSE_FAILURE.search(error.message)
             if parse_error is not None:
                 raise _BinaryenCannotRead(parse_error.group(0)) from None
+            if _INPUT_REJECTED in error.message:
+                found = _VALIDATOR_MESSAGE.search(error.message)
+                said = found.group(1).strip() if found else _INPUT_REJECTED
+                reason = f"its validator rejects it: {said.removeprefix('unexpected false: ')}"
+                raise _BinaryenCannotRead(reason) from None
             msg = f"{self.label}: {name}: {error.message}"
             raise ToolchainError(msg, hint=error.hint) from None
         if not output.is_file():

@@ -18,7 +18,7 @@ from wasmforge.runner.local import LocalRunner, find_program
 
 def select_runner(
     name: str, root: Path, config: WasmforgeConfig, toolchains: set[str],
-    env: Mapping[str, str] | None = None,
+    env: Mapping[str, str] | None = None, *, doing: str = "building",
 ) -> Runner:
     """``docker`` or ``local`` as asked; ``auto``: docker if an engine answers, else the host's
     tools if they pass the toolchains' own version checks (said loudly: the build is no longer
@@ -26,7 +26,7 @@ def select_runner(
     a CI job that means to build with host tools says ``--runner local``.
 
     ``docker`` connects to the engine only when a step has to run: a build that the cache answers
-    needs no engine at all."""
+    needs no engine at all. ``doing`` says what the fallback's warning is about (``optimising``)."""
     environment = os.environ if env is None else env
     if name == "local":
         return LocalRunner(root)
@@ -46,9 +46,10 @@ def select_runner(
             msg = f"{engine_error.message}; and the host's tools do not pass the toolchain " \
                   f"checks: {problems[0]}"
             raise EngineUnavailableError(msg, hint=engine_error.hint) from None
+        checked = ", which pass the toolchain checks" if toolchains else ""
         get_console().warn(
-            "no Docker engine answers: building with the host's tools, which pass the toolchain "
-            "checks, NOT in the pinned containers (say --runner docker to insist on them)")
+            f"no Docker engine answers: {doing} with the host's tools{checked}, NOT in the pinned "
+            "containers (say --runner docker to insist on them)")
         return LocalRunner(root)
     return runner
 
