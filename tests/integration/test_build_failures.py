@@ -23,6 +23,7 @@ from tests.integration.build_support import (
     expected_output,
     project_containers,
     run_wasi_command,
+    use_toolchain_set,
     wasmforge,
 )
 from tests.needs import need
@@ -191,6 +192,8 @@ def test_local_runner_builds_with_host_tools(sample: str, module: str, tmp_path:
     if sample == "c-hello":
         need(_host_clang(), "clang 16 and wasi-libc on the host")
     project = copy_sample(sample, tmp_path)
+    # This host is Debian 12: its clang 16 is the debian-12 set's (it knows only wasm32-wasi).
+    use_toolchain_set(project, "debian-12")
     done = wasmforge("build", project, "--runner", "local", "--json")
     assert done.returncode == 0, done.stderr
     (target,) = json.loads(done.stdout)["targets"]

@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.cargo_registry import DEBIAN_CRATES, SparseRegistry, debian_crate, serve_registry
-from tests.integration.build_support import docker_engine_answers, run_wasi_command, wasmforge
+from tests.integration.build_support import (
+    docker_engine_answers,
+    run_wasi_command,
+    use_toolchain_set,
+    wasmforge,
+)
 from tests.needs import need
 
 # itertools depends on either: one direct dependency, one transitive.
@@ -158,6 +163,7 @@ def test_a_lock_file_cargo_cannot_read_is_one_clear_error(
     registry: SparseRegistry, tmp_path: Path,
 ) -> None:
     project = _project(tmp_path / "counted", registry)
+    use_toolchain_set(project, "debian-12")  # cargo 1.65, which reads lock versions up to 3
     (project / "Cargo.lock").write_text(_lock(registry, version=4), encoding="utf-8")
     failed = wasmforge("build", cwd=project, env=_env(tmp_path))
     assert failed.returncode == 3, failed.stderr  # a config error
@@ -175,6 +181,18 @@ def test_a_lock_file_cargo_cannot_read_is_one_clear_error(
     built = wasmforge("build", cwd=project, env=_env(tmp_path))
     assert built.returncode == 0, built.stderr
     assert run_wasi_command(project / "dist" / "debug" / "counted.wasm") == EXPECTED
+
+
+def test_debian_13_cargo_builds_a_version_4_lock(
+    registry: SparseRegistry, tmp_path: Path,
+) -> None:
+    """Cargo 1.85 (the default set) reads lock version 4 and sparse registries by itself."""
+    project = _project(tmp_path / "counted", registry)
+    (project / "Cargo.lock").write_text(_lock(registry, version=4), encoding="utf-8")
+    built = wasmforge("build", cwd=project, env=_env(tmp_path))
+    assert built.returncode == 0, built.stderr
+    assert run_wasi_command(project / "dist" / "debug" / "counted.wasm") == EXPECTED
+    assert registry.requests  # fetched from the registry, then built offline
 
 
 def test_a_package_without_lock_file_is_told_to_make_one(

@@ -5,9 +5,14 @@
 #include <string.h>
 #include <time.h>
 
+/* Shorter first, then alphabetically: qsort is not stable, so ties need an order of their own. */
 static int by_length(const void *a, const void *b) {
-    size_t left = strlen(*(const char *const *)a), right = strlen(*(const char *const *)b);
-    return (left > right) - (left < right);
+    const char *left = *(const char *const *)a, *right = *(const char *const *)b;
+    size_t left_length = strlen(left), right_length = strlen(right);
+    if (left_length != right_length) {
+        return (left_length > right_length) - (left_length < right_length);
+    }
+    return strcmp(left, right);
 }
 
 int main(int argc, char **argv) {
