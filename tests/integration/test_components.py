@@ -83,3 +83,33 @@ def test_a_reactor_with_a_wit_world_exports_that_world(tmp_path: Path) -> None:
     component = project / "dist" / "release" / "calc.wasm"
     assert component_exports(component) == ["gcd", "steps", "hello"]
     assert run_component_reactor(component) == expected_output("c-component")
+
+
+# The WASI 0.2 samples: triple = "wasm32-wasip2" targets (C and Rust) of the debian-13 set.
+WASIP2 = {"c-wasip2": ("greet", "greet.wasm"), "rust-wasip2": ("tally", "tally.wasm")}
+
+
+@pytest.mark.parametrize("sample", list(WASIP2))
+@pytest.mark.parametrize("profile", ["debug", "release"])
+def test_wasip2_targets_are_components_that_run_inspect_and_package(
+    sample: str, profile: str, tmp_path: Path,
+) -> None:
+    need(docker_engine_answers(), "a Docker engine")
+    target, file = WASIP2[sample]
+    project = copy_sample(sample, tmp_path)
+    done = wasmforge("build", project, f"--{profile}", "--json")
+    assert done.returncode == 0, done.stderr
+    component = project / "dist" / profile / file
+    assert component.read_bytes()[4:8] == b"\x0d\x00\x01\x00"  # the component binary version
+    checked = run_tool([wasm_tools(), "validate", component])
+    assert checked.returncode == 0, checked.stderr.decode()
+    assert any(name.startswith("wasi:cli/run@0.2") for name in component_exports(component))
+    # Run by target name, as a user would; the same output under wasmtime's component API.
+    ran = wasmforge("run", target, "-C", project, "--profile", profile)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == expected_output(sample) == run_component_command(component)
+    inspected = wasmforge("inspect", component, "--json")
+    assert inspected.returncode == 0, inspected.stderr
+    assert "wasi:cli/run" in inspected.stdout
+    (package,) = json.loads(done.stdout)["packages"]
+    assert [f["format"] for f in package["formats"]] == ["artifact"]  # a component's default
