@@ -1,4 +1,5 @@
-"""``kind = "rust"``: a Cargo package or a single ``.rs`` file, to wasm32-wasi.
+"""``kind = "rust"``: a Cargo package or a single ``.rs`` file, to the WASI triple of the target
+(or its toolchain set).
 
 Cargo runs offline, with the crates its lock file names fetched beforehand (see ``cargo_deps``), and
 keeps its target dir in the writable dir. The project is read-only, so a package without a

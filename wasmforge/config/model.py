@@ -152,7 +152,7 @@ class WasiSdkTarget(TargetBase, CFamilyFields):
 
 
 class RustTarget(TargetBase):
-    """A Cargo project or a single .rs file, to wasm32-wasi."""
+    """A Cargo project or a single .rs file, to WASI."""
 
     kind: Literal["rust"]
     path: str = Field(default=".", description="Directory of Cargo.toml.")
