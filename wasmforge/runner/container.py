@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -139,51 +139,26 @@ class ToolchainContainer:
         ``on_output``; its exit status (127, as a shell says, when there is no such program).
         A program that runs past ``limits.step_timeout`` is stopped: StepTimedOut. Several
         threads may run programs at once: each gets a shell of its own (see ``_Shell``)."""
-        from docker.errors import DockerException, NotFound
-        from requests.exceptions import RequestException
-
         if self._id is None or self._closed:
             raise KeyboardInterrupt  # stopped (Ctrl-C) before this program could start
         shell = None
         reusable = False
         try:
-            shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
-            with self._lock:
-                self._busy.add(shell)
-                # close() may have come while the shell was being made, and did not see it: its
-                # stream might never end, so this program must not start.
-                closed = self._closed
-            if closed:
-                raise KeyboardInterrupt
-            if self._watchdog is not None:
-                self._watchdog.busy(+1)
-            started = time.monotonic()
-            status = shell.run(argv, cwd=cwd, env=env, on_output=on_output,
-                               timeout=self.limits.step_timeout)
-            reusable = True
-            if status in (124, 137) and time.monotonic() - started >= self.limits.step_timeout:
-                msg = (f"{argv[0]} ran longer than {self.limits.step_timeout} s and was stopped "
-                       "(limits.step-timeout)")
-                raise StepTimedOut(msg)
-        except (NotFound, _ShellGone):
-            self._raise_if_engine_lost(argv[0])
-            if self._closed:
-                raise KeyboardInterrupt from None
-            msg = f"the {self.image} container vanished while running {argv[0]}"
-            raise ToolchainError(msg) from None
-        except (DockerException, RequestException, OSError) as error:
-            self._raise_if_engine_lost(argv[0])
-            if self._closed:
-                raise KeyboardInterrupt from None
-            msg = f"the Docker engine failed while running {argv[0]}: {engine_error_line(error)}"
-            raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
+            with self._engine_failures(argv[0]):
+                shell = self._idle_shell() or _Shell(self._client.api, self._id, self.user)
+                self._add_busy(shell)
+                started = time.monotonic()
+                status = shell.run(argv, cwd=cwd, env=env, on_output=on_output,
+                                   timeout=self.limits.step_timeout)
+                reusable = True
+                if (status in (124, 137)
+                        and time.monotonic() - started >= self.limits.step_timeout):
+                    msg = (f"{argv[0]} ran longer than {self.limits.step_timeout} s and was "
+                           "stopped (limits.step-timeout)")
+                    raise StepTimedOut(msg)
         finally:
             if shell is not None:
-                with self._lock:
-                    was_busy = shell in self._busy
-                    self._busy.discard(shell)
-                if was_busy and self._watchdog is not None:
-                    self._watchdog.busy(-1)
+                self._remove_busy(shell)
                 if not self._keep(shell, reusable):
                     shell.close()  # interrupted mid-program, or the container is going
         if self._closed:
@@ -199,50 +174,70 @@ class ToolchainContainer:
         stdin up to the end of input, its stdout and stderr go, apart and as they come, to
         ``on_stdout`` and ``on_stderr``; its exit status. It has no deadline of its own: the
         caller stops it by closing the container (which raises KeyboardInterrupt here)."""
-        from docker.errors import DockerException, NotFound
-        from requests.exceptions import RequestException
-
         if self._id is None or self._closed:
             raise KeyboardInterrupt
         process = None
         try:
-            process = _Exec(self._client.api, self._id, self.user, argv, cwd, env,
-                            stdin=stdin_fd is not None)
-            with self._lock:
-                self._busy.add(process)
-                closed = self._closed
-            if closed:
-                raise KeyboardInterrupt
-            if self._watchdog is not None:
-                self._watchdog.busy(+1)
-            if stdin_fd is not None:
-                threading.Thread(target=process.feed, args=(stdin_fd,), name="wasmforge-stdin",
-                                 daemon=True).start()
-            process.relay(on_stdout, on_stderr)
-            if self._engine_lost is not None or self._closed:  # its output ended: cut off
-                raise _ShellGone
-            status = process.exit_status()
-        except (NotFound, _ShellGone):
-            self._raise_if_engine_lost(argv[0])
-            if self._closed:
-                raise KeyboardInterrupt from None
-            msg = f"the {self.image} container vanished while running {argv[0]}"
-            raise ToolchainError(msg) from None
-        except (DockerException, RequestException, OSError) as error:
-            self._raise_if_engine_lost(argv[0])
-            if self._closed:
-                raise KeyboardInterrupt from None
-            msg = f"the Docker engine failed while running {argv[0]}: {engine_error_line(error)}"
-            raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
+            with self._engine_failures(argv[0]):
+                process = _Exec(self._client.api, self._id, self.user, argv, cwd, env,
+                                stdin=stdin_fd is not None)
+                self._add_busy(process)
+                if stdin_fd is not None:
+                    threading.Thread(target=process.feed, args=(stdin_fd,),
+                                     name="wasmforge-stdin", daemon=True).start()
+                process.relay(on_stdout, on_stderr)
+                if self._engine_lost is not None or self._closed:  # its output ended: cut off
+                    raise _ShellGone
+                status = process.exit_status()
         finally:
             if process is not None:
-                with self._lock:
-                    was_busy = process in self._busy
-                    self._busy.discard(process)
-                if was_busy and self._watchdog is not None:
-                    self._watchdog.busy(-1)
+                self._remove_busy(process)
                 process.close()
         return status
+
+    @contextlib.contextmanager
+    def _engine_failures(self, program: str) -> Iterator[None]:
+        """What the engine or a program's connection raises while ``program`` runs, as
+        wasmforge's errors: EngineUnavailableError when the watchdog found the engine frozen,
+        KeyboardInterrupt when the container was closed under it (Ctrl-C), else ToolchainError
+        (the container vanished) or EngineUnavailableError (the engine failed)."""
+        from docker.errors import DockerException, NotFound
+        from requests.exceptions import RequestException
+
+        try:
+            yield
+        except (NotFound, _ShellGone):
+            self._raise_if_engine_lost(program)
+            if self._closed:
+                raise KeyboardInterrupt from None
+            msg = f"the {self.image} container vanished while running {program}"
+            raise ToolchainError(msg) from None
+        except (DockerException, RequestException, OSError) as error:
+            self._raise_if_engine_lost(program)
+            if self._closed:
+                raise KeyboardInterrupt from None
+            msg = f"the Docker engine failed while running {program}: {engine_error_line(error)}"
+            raise EngineUnavailableError(msg, hint=ENGINE_HINT) from None
+
+    def _add_busy(self, connection: _Shell | _Exec) -> None:
+        """Count ``connection`` as running a program: close() ends it too, and the watchdog
+        watches the engine while any is busy."""
+        with self._lock:
+            self._busy.add(connection)
+            # close() may have come while the connection was being made, and did not see it: its
+            # stream might never end, so this program must not start.
+            closed = self._closed
+        if closed:
+            raise KeyboardInterrupt
+        if self._watchdog is not None:
+            self._watchdog.busy(+1)
+
+    def _remove_busy(self, connection: _Shell | _Exec) -> None:
+        with self._lock:
+            was_busy = connection in self._busy
+            self._busy.discard(connection)
+        if was_busy and self._watchdog is not None:
+            self._watchdog.busy(-1)
 
     def _engine_gone(self, why: str) -> None:
         """The watchdog's verdict: end every connection, so that every wait on them ends."""
