@@ -279,6 +279,22 @@ def _supervised(
     timeout: float | None,
 ) -> int:
     """``run()`` on a thread of its own, watched from this one (see the module docstring)."""
+
+    def interrupt() -> None:
+        stopping.set()
+        engine.increment_epoch()
+
+    return supervised(run, interrupt, origin, timeout, thread_name="wasmforge-guest")
+
+
+def supervised(
+    run: Callable[[], int], interrupt: Callable[[], None], origin: str, timeout: float | None,
+    *, thread_name: str,
+) -> int:
+    """``run()`` (a guest, run to its exit code) on a thread of its own, watched from this one,
+    so that Ctrl-C, SIGTERM and ``--timeout`` are heard whatever the guest does: each calls
+    ``interrupt()`` to stop it and gives it ``INTERRUPT_GRACE_SECONDS`` to end. The exit code;
+    ``TIMEOUT_EXIT_CODE`` after ``--timeout``; what ``run()`` raised is raised here."""
     outcome: list[int] = []
     failure: list[BaseException] = []
 
@@ -288,22 +304,20 @@ def _supervised(
         except BaseException as error:  # noqa: BLE001 - handed over to the main thread
             failure.append(error)
 
-    thread = threading.Thread(target=guest, name="wasmforge-guest", daemon=True)
+    thread = threading.Thread(target=guest, name=thread_name, daemon=True)
     ends = None if timeout is None else time.monotonic() + timeout
     thread.start()
     try:
         while thread.is_alive():
             thread.join(0.1)
             if ends is not None and time.monotonic() > ends and thread.is_alive():
-                stopping.set()
-                engine.increment_epoch()
+                interrupt()
                 thread.join(INTERRUPT_GRACE_SECONDS)
                 get_console().error(f"{origin}: still running after {timeout:g} s: stopped "
                                     "(--timeout)")
                 return TIMEOUT_EXIT_CODE
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see wasmforge.cli)
-        stopping.set()
-        engine.increment_epoch()
+        interrupt()
         thread.join(INTERRUPT_GRACE_SECONDS)
         raise
     if failure:

@@ -29,8 +29,6 @@ import posixpath
 import re
 import sys
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -270,44 +268,23 @@ def _supervised(
     box: ToolchainContainer, argv: list[str], env: dict[str, str], origin: str,
     timeout: float | None,
 ) -> int:
-    """The module on a thread of its own, watched from this one: the main thread always hears
-    Ctrl-C and SIGTERM, and ``--timeout``; either ends the container."""
+    """The module on a thread of its own, watched from this one (``wasirun.supervised``): the
+    main thread always hears Ctrl-C and SIGTERM, and ``--timeout``; either ends the container."""
+    from wasmforge.wasirun import supervised
+
     output = _Output(lambda chunk: _write(sys.stdout, chunk),
                      lambda chunk: _write(sys.stderr, chunk))
-    outcome: list[int] = []
-    failure: list[BaseException] = []
 
-    def guest() -> None:
-        try:
-            outcome.append(box.run_attached(argv, cwd=MODULE_DIR, env=env, stdin_fd=_stdin_fd(),
-                                            on_stdout=output.out, on_stderr=output.err))
-            output.finish()
-        except BaseException as error:  # noqa: BLE001 - handed over to the main thread
-            failure.append(error)
+    def guest() -> int:
+        status = box.run_attached(argv, cwd=MODULE_DIR, env=env, stdin_fd=_stdin_fd(),
+                                  on_stdout=output.out, on_stderr=output.err)
+        output.finish()
+        return exit_code(status, output.phase, output.reason, origin)
 
-    from wasmforge.wasirun import INTERRUPT_GRACE_SECONDS, TIMEOUT_EXIT_CODE
-
-    thread = threading.Thread(target=guest, name="wasmforge-wasmedge", daemon=True)
-    ends = None if timeout is None else time.monotonic() + timeout
-    thread.start()
     try:
-        while thread.is_alive():
-            thread.join(0.1)
-            if ends is not None and time.monotonic() > ends and thread.is_alive():
-                box.close()
-                thread.join(INTERRUPT_GRACE_SECONDS)
-                get_console().error(f"{origin}: still running after {timeout:g} s: stopped "
-                                    "(--timeout)")
-                return TIMEOUT_EXIT_CODE
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (see wasmforge.cli)
-        box.close()
-        thread.join(INTERRUPT_GRACE_SECONDS)
-        raise
-    if failure:
-        if isinstance(failure[0], _OutputGone):
-            raise BrokenPipeError  # what reads wasmforge's output has gone (see wasmforge.cli)
-        raise failure[0]
-    return exit_code(outcome[0], output.phase, output.reason, origin)
+        return supervised(guest, box.close, origin, timeout, thread_name="wasmforge-wasmedge")
+    except _OutputGone:
+        raise BrokenPipeError from None  # what reads wasmforge's output has gone (see wasmforge.cli)
 
 
 def exit_code(status: int, phase: str | None, reason: str, origin: str) -> int:
