@@ -310,9 +310,12 @@ def _args(source: ToolchainSource) -> str:
     return f"{source.kind} --set {source.toolchain_set}"
 
 
-def _own_image_note(source: ToolchainSource) -> str:
-    return (f"toolchains.{source.kind}.image is the project's own image ({source.pinned_image}): "
+def _skip_own_image(source: ToolchainSource, tag: str, console: Console) -> Shared:
+    """A user's own ``image`` is theirs to publish: said, and neither pushed nor pulled."""
+    note = (f"toolchains.{source.kind}.image is the project's own image ({source.pinned_image}): "
             "not shared by wasmforge")
+    console.warn(note)
+    return Shared(source.kind, source.toolchain_set, tag, None, SKIPPED, note=note)
 
 
 def push_images(
@@ -332,9 +335,7 @@ def push_images(
     for source in sources:
         tag = tag_for(source)
         if source.pinned_image is not None:
-            console.warn(_own_image_note(source))
-            done.append(Shared(source.kind, source.toolchain_set, tag, None, SKIPPED,
-                               note=_own_image_note(source)))
+            done.append(_skip_own_image(source, tag, console))
             continue
         ref = remote_reference(prefix, tag)
         image_id = find_image(client, tag)
@@ -394,9 +395,7 @@ def pull_images(
     for source in sources:
         tag = tag_for(source)
         if source.pinned_image is not None:
-            console.warn(_own_image_note(source))
-            done.append(Shared(source.kind, source.toolchain_set, tag, None, SKIPPED,
-                               note=_own_image_note(source)))
+            done.append(_skip_own_image(source, tag, console))
             continue
         ref = remote_reference(prefix, tag)
         present = find_image(client, tag)
