@@ -1,9 +1,11 @@
-"""Fixtures shared by the integration tests: a real registry and a packaged module."""
+"""Fixtures shared by the integration tests: the Docker engine, a real registry, a packaged module
+and the optimisers (wasm-opt where wasmforge runs it)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -13,8 +15,28 @@ from tests.integration.oci_registry import (
     registry_cli,
     run_registry,
 )
+from tests.integration.opt_support import OPTIMISERS, Optimiser, Optimisers
 from tests.needs import need
 from tests.oci_samples import HELLO_WAT, assemble
+from wasmforge.errors import EngineUnavailableError
+
+if TYPE_CHECKING:
+    import docker
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[docker.DockerClient]:
+    """A client of the Docker engine for the whole session (see ``need`` when there is none)."""
+    from wasmforge.engine import docker_client
+
+    try:
+        client = docker_client()
+    except EngineUnavailableError:
+        client = None
+    need(client is not None, "a Docker engine")
+    assert client is not None
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +55,16 @@ def packaged(tmp_path_factory: pytest.TempPathFactory) -> Path:
                      "--tag", "wf/hello:v1")
     assert done.returncode == 0, done.stderr
     return work / "out"
+
+
+@pytest.fixture(scope="module")
+def optimisers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Optimisers]:
+    found = Optimisers(tmp_path_factory.mktemp("optimisers"))
+    yield found
+    found.close()
+
+
+@pytest.fixture(params=OPTIMISERS)
+def optimiser(request: pytest.FixtureRequest, optimisers: Optimisers) -> Optimiser:
+    """wasm-opt in each set's wasi-sdk image, and the host's."""
+    return optimisers.get(request.param)

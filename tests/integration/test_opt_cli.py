@@ -11,7 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,11 @@ import pytest
 from tests.integration.opt_support import (
     BINARYEN,
     BLOCK_PARAMS_WAT,
-    OPTIMISERS,
     SETS,
     TABLE_INIT_CALLS,
     TABLE_INIT_RESULTS,
     TABLE_INIT_WAT,
     Optimiser,
-    Optimisers,
     assemble,
     need_engine,
     need_host_wasm_opt,
@@ -316,19 +314,6 @@ def test_table_init_through_a_wat_targets_release_build(tmp_path: Path, toolchai
 def _config() -> WasmforgeConfig:
     return WasmforgeConfig.model_validate(
         {"project": {"name": "p"}, "targets": {"t": {"kind": "wat", "source": "t.wat"}}})
-
-
-@pytest.fixture(scope="module")
-def optimisers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Optimisers]:
-    found = Optimisers(tmp_path_factory.mktemp("optimisers"))
-    yield found
-    found.close()
-
-
-@pytest.fixture(params=OPTIMISERS)
-def optimiser(request: pytest.FixtureRequest, optimisers: Optimisers) -> Optimiser:
-    """wasm-opt in each set's wasi-sdk image, and the host's."""
-    return optimisers.get(request.param)
 
 
 @pytest.mark.parametrize("source", sorted(CORPUS.glob("*.wat")), ids=lambda p: p.stem)

@@ -12,7 +12,6 @@ import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,11 @@ from tests.integration.opt_support import (
     BINARYEN,
     BLOCK_PARAMS_WAT,
     HOST,
-    OPTIMISERS,
     PASSIVE_ELEMENTS_WAT,
     TABLE_INIT_CALLS,
     TABLE_INIT_RESULTS,
     TABLE_INIT_WAT,
     Optimiser,
-    Optimisers,
     need_engine,
     run_exports,
 )
@@ -77,19 +74,6 @@ CALLS: list[tuple[str, tuple[Any, ...]]] = [
     ("ext16_64", (0x8001,)), ("sat", (1e20,)), ("sat", (-3.7,)), ("sat", (float("nan"),)),
     ("sat_u", (-5.0,)), ("fill_copy", (7, 20)), ("dot", (1, 2, 3, 4)),
 ]
-
-
-@pytest.fixture(scope="module")
-def optimisers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Optimisers]:
-    found = Optimisers(tmp_path_factory.mktemp("optimisers"))
-    yield found
-    found.close()
-
-
-@pytest.fixture(params=OPTIMISERS)
-def optimiser(request: pytest.FixtureRequest, optimisers: Optimisers) -> Optimiser:
-    """wasm-opt in each set's wasi-sdk image, and the host's."""
-    return optimisers.get(request.param)
 
 
 def profile(level: int | str = "z", *, debug: bool = False, names: bool = False,

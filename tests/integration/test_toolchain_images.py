@@ -22,7 +22,7 @@ from tests.integration.oci_registry import registry_available, run_registry
 from tests.needs import need
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.console import Console
-from wasmforge.errors import EngineUnavailableError, RegistryError, ToolchainError
+from wasmforge.errors import RegistryError, ToolchainError
 from wasmforge.toolchain_sets import TOOLCHAIN_SETS, ToolchainSetName
 from wasmforge.toolchains.base import PULLED, ensure_base, find_base
 from wasmforge.toolchains.images import (
@@ -41,20 +41,6 @@ if TYPE_CHECKING:
     import docker
 
 pytestmark = [pytest.mark.docker, pytest.mark.toolchain]
-
-
-@pytest.fixture(scope="session")
-def engine() -> Iterator[docker.DockerClient]:
-    from wasmforge.engine import docker_client
-
-    try:
-        client = docker_client()
-    except EngineUnavailableError:
-        client = None
-    need(client is not None, "a Docker engine")
-    assert client is not None
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,8 @@ from tests.integration.build_support import (
     wasmforge,
 )
 from tests.integration.oci_registry import RunningRegistry
-from tests.needs import need
 from wasmforge.console import Console
-from wasmforge.errors import EngineUnavailableError, ExitCode
+from wasmforge.errors import ExitCode
 from wasmforge.toolchain_sets import ToolchainSetName
 from wasmforge.toolchains.images import ensure_image, resolve_source, tag_for
 from wasmforge.toolchains.lock import LockFile
@@ -43,20 +42,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.toolchain, pytest.mark.registry]
 
 SET: ToolchainSetName = "debian-12"
 KIND = "wasi-sdk"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    from wasmforge.engine import docker_client
-
-    try:
-        client = docker_client()
-    except EngineUnavailableError:
-        client = None
-    need(client is not None, "a Docker engine")
-    assert client is not None
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")
