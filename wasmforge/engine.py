@@ -8,6 +8,7 @@ inside the functions, because most commands never need it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.errors import EngineUnavailableError
@@ -24,6 +25,11 @@ PING_TIMEOUT_SECONDS = 10
 # ping (WASMFORGE_ENGINE_TIMEOUT shortens it, e.g. for tests of a frozen engine).
 ENGINE_TIMEOUT_SECONDS = 60
 ENGINE_TIMEOUT_ENV = "WASMFORGE_ENGINE_TIMEOUT"
+
+# How long an image transfer (a pull or a push) may go without a word from the engine: layers of a
+# gigabyte move slowly, but a stuck engine or registry must not hold wasmforge for ever.
+# WASMFORGE_ENGINE_TIMEOUT replaces it when set.
+TRANSFER_SILENCE_SECONDS = 300
 
 # Docker 20.10's API, the oldest engine wasmforge supports; newer engines all speak it. Naming it
 # also keeps the SDK from probing the engine inside its constructor, where a failure would leave a
@@ -105,3 +111,71 @@ def _reason(error: BaseException) -> str:
         if marker in text:
             return marker.lower() if marker != "Permission denied" else "permission denied"
     return " ".join(text.split())[:200]
+
+
+def transfer_silence() -> float:
+    """The deadline of a transfer's silence, in seconds (see TRANSFER_SILENCE_SECONDS)."""
+    if os.environ.get(ENGINE_TIMEOUT_ENV, "").strip():
+        return engine_timeout()
+    return TRANSFER_SILENCE_SECONDS
+
+
+def _transfer_api(seconds: float) -> Any:
+    """An engine client of the transfer's own whose every read has a deadline: the SDK sends a
+    pull with none at all (``timeout=None``), and a push with the short one of other calls."""
+    import docker
+
+    class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]  # the SDK is untyped
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = seconds
+            return super().request(method, url, *args, **kwargs)
+
+    return BoundedAPIClient(**docker.utils.kwargs_from_env(), version=API_VERSION,
+                            timeout=seconds)
+
+
+def stream_transfer(
+    start: Callable[[Any], Iterable[Any]], what: str,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run one image pull or push (``start`` calls the given API client with ``stream=True,
+    decode=True``) on a client of its own with a deadline on every read, and read its events to
+    the end (so the connection is released). ``what`` says what it does ("pulling REF") in the
+    errors: EngineUnavailableError when the engine goes silent or away; the SDK's APIError (the
+    engine's refusal) is the caller's to word."""
+    import requests
+    import urllib3
+    from docker.errors import APIError, DockerException
+
+    url = engine_url()
+    if url.startswith("unix://") and not os.path.exists(url.removeprefix("unix://")):  # noqa: PTH110
+        # Checked here, as docker_client does: the SDK leaks its socket when the path is missing.
+        msg = f"the Docker engine went away while {what}: no socket at {url}"
+        raise EngineUnavailableError(msg, hint="start the Docker daemon and try again")
+    silence = transfer_silence()
+    api = _transfer_api(silence)
+    events: list[dict[str, Any]] = []
+    try:
+        for event in start(api):
+            if isinstance(event, dict):
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+    except APIError:
+        raise
+    except (DockerException, requests.RequestException, urllib3.exceptions.HTTPError,
+            OSError) as error:
+        text = engine_error_line(error)
+        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError) \
+                or "timed out" in text:
+            msg = (f"the Docker engine sent nothing for {silence:g} s while {what} "
+                   "(the engine, or the registry behind it, is stuck)")
+            raise EngineUnavailableError(
+                msg, hint="check the engine (docker info) and the registry; "
+                "WASMFORGE_ENGINE_TIMEOUT sets this deadline") from None
+        msg = f"the Docker engine went away while {what}: {text}"
+        raise EngineUnavailableError(msg, hint="start the Docker daemon and try again") from None
+    finally:
+        api.close()
+    return events

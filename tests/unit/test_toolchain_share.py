@@ -16,6 +16,7 @@ import pytest
 
 from wasmforge.config.model import WasmforgeConfig
 from wasmforge.console import Console
+from wasmforge.engine import TRANSFER_SILENCE_SECONDS, transfer_silence
 from wasmforge.errors import EngineUnavailableError, RegistryError, ToolchainError, UserError
 from wasmforge.oci.reference import parse_reference
 from wasmforge.toolchains import share
@@ -23,14 +24,12 @@ from wasmforge.toolchains.images import resolve_source, tag_for
 from wasmforge.toolchains.share import (
     DIGEST_LABEL,
     NAME_LABEL,
-    TRANSFER_SILENCE_SECONDS,
     Shared,
     check_labels,
     engine_uses_http,
     push_images,
     remote_reference,
     transfer_error,
-    transfer_silence,
 )
 
 HEX = "0123456789abcdef"

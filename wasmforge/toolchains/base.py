@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.console import Console
-from wasmforge.engine import engine_error_line
+from wasmforge.engine import engine_error_line, stream_transfer
 from wasmforge.errors import RegistryError, ToolchainError, ToolNotFoundError, UserError
 from wasmforge.toolchains.recipe import BaseSpec
 
@@ -100,14 +100,17 @@ def pull_base(client: docker.DockerClient, spec: BaseSpec, console: Console) -> 
     repository, digest = split_digest_reference(spec.image)
     console.info(f"base | pulling {spec.image}")
     started = time.monotonic()
+    def show(event: dict[str, Any]) -> None:
+        if event.get("status"):
+            console.debug(f"base | {event.get('id', '-')}: {event['status']}")
+
     try:
-        errors = []
-        for event in client.api.pull(repository, tag=digest, stream=True, decode=True):
-            # Read to the end even after an error, so the connection is released.
-            errors.append(event.get("error"))
-            if event.get("status"):
-                console.debug(f"base | {event.get('id', '-')}: {event['status']}")
-        for error_text in filter(None, errors):
+        # A client of the pull's own with a deadline on every read (the SDK's pull has none),
+        # which reads the events to the end, so the connection is released even after an error.
+        events = stream_transfer(
+            lambda api: api.pull(repository, tag=digest, stream=True, decode=True),
+            f"pulling {spec.image}", on_event=show)
+        for error_text in filter(None, (event.get("error") for event in events)):
             _raise_on_pull_error({"error": error_text}, spec.image)
         image = client.images.get(f"{repository}@{digest}")
     except DockerException as error:

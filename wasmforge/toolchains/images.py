@@ -341,13 +341,18 @@ def _ensure_pinned(
 ) -> ToolchainImage:
     from docker.errors import DockerException
 
+    from wasmforge.engine import stream_transfer
+
     present = _existing(client, reference)
     if present is None:
         console.info(f"{source.kind} | pulling {reference}")
         repository, digest = base_images.split_digest_reference(reference)
         try:
-            # Read to the end even after an error, so the connection is released.
-            events = list(client.api.pull(repository, tag=digest, stream=True, decode=True))
+            # A client of the pull's own with a deadline on every read (the SDK's pull has none);
+            # it reads to the end even after an error, so the connection is released.
+            events = stream_transfer(
+                lambda api: api.pull(repository, tag=digest, stream=True, decode=True),
+                f"pulling {reference}")
             for event in events:
                 if "error" in event:
                     raise RegistryError(_pull_message(source.kind, reference, event["error"]))

@@ -11,7 +11,7 @@ The transfers go through the Docker engine: its own registry settings (``insecur
 mirrors, proxies) apply, and its credentials (``docker login``), unless wasmforge's
 (``WASMFORGE_REGISTRY_USERNAME``/``_PASSWORD``, or the Docker config read by
 ``wasmforge.oci.credentials``) are found first. Every engine call has a deadline: a transfer may
-go ``TRANSFER_SILENCE_SECONDS`` without a word from the engine (``WASMFORGE_ENGINE_TIMEOUT``
+go ``engine.TRANSFER_SILENCE_SECONDS`` without a word from the engine (``WASMFORGE_ENGINE_TIMEOUT``
 replaces it when set), then it fails (exit 6) instead of waiting forever.
 """
 
@@ -23,13 +23,11 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wasmforge.console import Console
 from wasmforge.engine import engine_error_line
 from wasmforge.errors import (
-    EngineUnavailableError,
     RegistryError,
     ToolchainError,
     UserError,
@@ -52,12 +50,8 @@ from wasmforge.toolchains.tagging import IMAGE_REPOSITORY_PREFIX
 if TYPE_CHECKING:
     import docker
 
-__all__ = ["TRANSFER_SILENCE_SECONDS", "Shared", "check_labels", "engine_uses_http",
-           "pull_images", "push_images", "remote_reference", "transfer_error", "transfer_silence"]
-
-# The longest a push or pull may go without a word from the engine (seconds). The engine reports
-# progress while layers move; this much silence means it, or the registry behind it, is stuck.
-TRANSFER_SILENCE_SECONDS = 300
+__all__ = ["Shared", "check_labels", "engine_uses_http", "pull_images", "push_images",
+           "remote_reference", "transfer_error"]
 
 NAME_LABEL = f"{LABEL_PREFIX}.name"
 DIGEST_LABEL = f"{LABEL_PREFIX}.recipe-digest"
@@ -95,15 +89,6 @@ class Shared:
         return {"name": self.name, "set": self.toolchain_set, "tag": self.tag,
                 "reference": self.reference, "status": self.status, "digest": self.digest,
                 "pinned": pinned, "image_id": self.image_id, "note": self.note or None}
-
-
-def transfer_silence() -> float:
-    """The deadline of a transfer's silence, in seconds (see the module docstring)."""
-    from wasmforge.engine import ENGINE_TIMEOUT_ENV, engine_timeout
-
-    if os.environ.get(ENGINE_TIMEOUT_ENV, "").strip():
-        return engine_timeout()
-    return TRANSFER_SILENCE_SECONDS
 
 
 def remote_reference(prefix: str, tag: str) -> Reference:
@@ -217,67 +202,26 @@ def _auth_config(registry: str, env: Mapping[str, str]) -> dict[str, str] | None
     return {"username": found.username, "password": found.password, "serveraddress": registry}
 
 
-def _bounded_api(seconds: float) -> Any:
-    """An engine client of the transfer's own whose every read has a deadline: the SDK sends a
-    pull with none at all (``timeout=None``), and a push with the short one of other calls."""
-    import docker
-
-    from wasmforge.engine import API_VERSION
-
-    class BoundedAPIClient(docker.APIClient):  # type: ignore[misc]  # the SDK is untyped
-        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            if kwargs.get("timeout") is None:
-                kwargs["timeout"] = seconds
-            return super().request(method, url, *args, **kwargs)
-
-    return BoundedAPIClient(**docker.utils.kwargs_from_env(), version=API_VERSION,
-                            timeout=seconds)
-
-
 def _transfer(
     action: str, ref: Reference, console: Console, start: Callable[[Any], Iterable[Any]],
     *, toolchain: str = "",
 ) -> list[dict[str, Any]]:
-    """Run one push or pull (``start`` calls the engine), read every event to the end (so the
-    connection is released), and raise on the first error event."""
-    import requests
-    import urllib3
-    from docker.errors import APIError, DockerException
+    """Run one push or pull (``start`` calls the engine) with the engine's transfer deadline, and
+    raise on the engine's refusal or the first error event."""
+    from docker.errors import APIError
 
-    from wasmforge.engine import engine_url
+    from wasmforge.engine import stream_transfer
 
-    url = engine_url()
-    if url.startswith("unix://") and not Path(url.removeprefix("unix://")).exists():
-        # Checked here, as docker_client does: the SDK leaks its socket when the path is missing.
-        msg = f"the Docker engine went away while {action}ing {ref}: no socket at {url}"
-        raise EngineUnavailableError(msg, hint="start the Docker daemon and try again")
-    silence = transfer_silence()
-    api = _bounded_api(silence)
-    events: list[dict[str, Any]] = []
+    def show(event: dict[str, Any]) -> None:
+        if event.get("status") and "progress" not in event:  # no progress bars
+            layer = f"{event['id']}: " if event.get("id") else ""
+            console.debug(f"{ref.repository.rsplit('/', 1)[-1]} | {layer}{event['status']}")
+
     try:
-        for event in start(api):
-            if isinstance(event, dict):
-                events.append(event)
-                if event.get("status") and "progress" not in event:  # no progress bars
-                    layer = f"{event['id']}: " if event.get("id") else ""
-                    console.debug(f"{ref.repository.rsplit('/', 1)[-1]} | {layer}{event['status']}")
+        events = stream_transfer(start, f"{action}ing {ref}", on_event=show)
     except APIError as error:
         raise transfer_error(action, ref, engine_error_line(error), status=error.status_code,
                              toolchain=toolchain) from None
-    except (DockerException, requests.RequestException, urllib3.exceptions.HTTPError,
-            OSError) as error:
-        text = engine_error_line(error)
-        if isinstance(error, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError) \
-                or "timed out" in text:
-            msg = (f"the Docker engine sent nothing for {silence:g} s while {action}ing {ref} "
-                   "(the engine, or the registry behind it, is stuck)")
-            raise EngineUnavailableError(
-                msg, hint="check the engine (docker info) and the registry; "
-                "WASMFORGE_ENGINE_TIMEOUT sets this deadline") from None
-        msg = f"the Docker engine went away while {action}ing {ref}: {text}"
-        raise EngineUnavailableError(msg, hint="start the Docker daemon and try again") from None
-    finally:
-        api.close()
     errors = [event for event in events if event.get("error")]
     if errors:
         raise transfer_error(action, ref, str(errors[0]["error"]), toolchain=toolchain)
