@@ -190,13 +190,15 @@ def test_apt_failure_names_the_package(
 @pytest.fixture(scope="session")
 def pushed_base(
     engine: docker.DockerClient,
-    toolchain_images: dict[str, ToolchainImage],
+    every_image: dict[tuple[str, str], ToolchainImage],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[BaseSpec, str]]:
-    """The debootstrapped (or pulled) base, pushed to a registry on 127.0.0.1; its pinned spec."""
-    del toolchain_images  # only for its base image
+    """The debian-12 set's debootstrapped (or pulled) base, pushed to a registry on 127.0.0.1;
+    its pinned spec (that set's base.toml pins a published image; debian-13's pins none)."""
+    del every_image  # only for the bases its images were built on
     need(registry_available(), "docker-registry")
-    base = find_base(engine, load_base())
+    debian_12 = load_base(toolchain_set="debian-12")
+    base = find_base(engine, debian_12)
     assert base is not None
     with run_registry(tmp_path_factory.mktemp("toolchain-registry")) as registry:
         repository = f"{registry.host}/wasmforge-test-{uuid.uuid4().hex[:8]}/debian"
@@ -211,9 +213,15 @@ def pushed_base(
             # Untagging drops the local repo digest too: the pull below must go to the registry.
             engine.images.remove(f"{repository}:bookworm")
         spec = BaseSpec(
-            image=f"{repository}:bookworm@{digest}", suite="bookworm", mirror=load_base().mirror
+            image=f"{repository}:bookworm@{digest}", suite="bookworm", mirror=debian_12.mirror
         )
         yield spec, base.image_id
+
+
+def _pinned(spec: BaseSpec) -> str:
+    """The digest-pinned reference of a base that has one (the debian-12 set's, pushed here)."""
+    assert spec.image is not None
+    return spec.image
 
 
 @pytest.mark.registry
@@ -223,7 +231,7 @@ def test_base_pulled_by_digest_from_a_local_registry(
     from docker.errors import ImageNotFound
 
     spec, image_id = pushed_base
-    repository, digest = spec.image.split(":bookworm@")
+    repository, digest = _pinned(spec).split(":bookworm@")
     with pytest.raises(ImageNotFound):
         engine.images.get(f"{repository}@{digest}")
     base = ensure_base(engine, spec, Console(env={}), offline_fallback=False)
@@ -242,7 +250,7 @@ def test_unknown_digest_is_a_registry_error(
     engine: docker.DockerClient, pushed_base: tuple[BaseSpec, str]
 ) -> None:
     spec, _ = pushed_base
-    missing = spec.image.rsplit("@", 1)[0] + "@sha256:" + "0" * 64
+    missing = _pinned(spec).rsplit("@", 1)[0] + "@sha256:" + "0" * 64
     bad = BaseSpec(image=missing, suite="bookworm", mirror=spec.mirror)
     with pytest.raises(RegistryError, match=r"^cannot pull .*@sha256:0{64}: "):
         ensure_base(engine, bad, Console(env={}), offline_fallback=False)
@@ -254,11 +262,11 @@ def test_user_image_pulled_by_digest_and_checked_for_tools(
 ) -> None:
     """A user's digest-pinned image is pulled, and verify says which tools it lacks."""
     spec, image_id = pushed_base
-    config = _config({"emscripten": {"image": spec.image}})
+    config = _config({"emscripten": {"image": _pinned(spec)}})
     lock = LockFile(tmp_path / "lock.json", "test")
     image = ensure_image("emscripten", config, Console(env={}), client=engine, lock=lock)
     try:
-        repository, digest = spec.image.split(":bookworm@")
+        repository, digest = _pinned(spec).split(":bookworm@")
         assert (image.reference, image.image_id) == (f"{repository}@{digest}", image_id)
         source = resolve_source("emscripten", config)
         results = {
@@ -270,7 +278,7 @@ def test_user_image_pulled_by_digest_and_checked_for_tools(
         assert not results["emcc"].ok
         assert results["emcc"].detail.startswith("exit 127")
     finally:
-        repository, digest = spec.image.split(":bookworm@")
+        repository, digest = _pinned(spec).split(":bookworm@")
         engine.images.remove(f"{repository}@{digest}")
 
 
@@ -280,7 +288,7 @@ def test_unreachable_registry_falls_back_to_debootstrap(engine: docker.DockerCli
     from tests.integration.oci_registry import free_port
 
     nowhere = f"127.0.0.1:{free_port()}/wasmforge-test/debian@sha256:{uuid.uuid4().hex * 2}"
-    spec = BaseSpec(image=nowhere, suite="bookworm", mirror=load_base().mirror)
+    spec = BaseSpec(image=nowhere, suite="bookworm", mirror=load_base(toolchain_set="debian-12").mirror)
     base = ensure_base(engine, spec, Console(env={}))
     try:
         assert base.origin == "debootstrap"
