@@ -35,6 +35,9 @@ class ToolchainSet:
     # The linker a bare rustc must be told (`-C linker=`): Debian's rustc has neither rust-lld nor
     # wasm-component-ld. Cargo builds get it from the image's Cargo config. None: rustc's default.
     rustc_linker: str | None = None
+    # Whether emcc's Node glue fetch()es its .wasm (3.1.6), which Node cannot do for a file path
+    # (3.1.69's reads the file): then wasmforge hides fetch from it under Node.
+    emcc_node_fetches: bool = False
 
 
 SETS: dict[ToolchainSetName, ToolchainSet] = {
@@ -45,6 +48,7 @@ SETS: dict[ToolchainSetName, ToolchainSet] = {
         rustc_linker="wasm-ld-19"),
     "debian-12": ToolchainSet(
         "debian-12", debian="Debian 12 (bookworm)", c_wasip1_target="wasm32-wasi",
-        rust_default_triple="wasm32-wasi", rust_targets=("wasm32-wasi",), wasip2=False),
+        rust_default_triple="wasm32-wasi", rust_targets=("wasm32-wasi",), wasip2=False,
+        emcc_node_fetches=True),
 }
 

@@ -437,22 +437,35 @@ settings = { ALLOW_MEMORY_GROWTH = true, INITIAL_MEMORY = 1048576 }
     assert not target.optimize  # emcc already ran binaryen
 
 
-def test_emscripten_node_hides_fetch_from_the_glue(tmp_path: Path) -> None:
-    _files(tmp_path, "main.c")
-    target = _only(_plan(tmp_path, """
+NODE_TOOL = """
 [targets.tool]
 kind = "emscripten"
 environment = "node"
 sources = ["main.c"]
 output = "cli.js"
 optimize = true
-""", profile="release"))
+"""
+
+
+def test_emscripten_node_hides_fetch_from_the_glue(tmp_path: Path) -> None:
+    """emcc 3.1.6 (debian-12) fetch()es the .wasm under Node, which cannot fetch file paths."""
+    _files(tmp_path, "main.c")
+    target = _only(_plan(tmp_path, '[toolchains]\nset = "debian-12"\n' + NODE_TOOL,
+                         profile="release"))
     step = target.action("link").steps[0]
     shim_path, shim_text = step.files[0]
     assert step.argv[step.argv.index("--pre-js") + 1] == f"/out/tool/{shim_path}"
     assert "var fetch" in shim_text
     assert [o.name for o in target.outputs] == ["cli.js", "cli.wasm"]
     assert target.optimize  # asked for explicitly (emcc runs binaryen itself otherwise)
+
+
+def test_emscripten_3_1_69_node_glue_needs_no_fetch_shim(tmp_path: Path) -> None:
+    _files(tmp_path, "main.c")
+    target = _only(_plan(tmp_path, NODE_TOOL, profile="release"))
+    step = target.action("link").steps[0]
+    assert "--pre-js" not in step.argv
+    assert step.files == ()
 
 
 def test_emscripten_standalone_is_a_wasi_module(tmp_path: Path) -> None:

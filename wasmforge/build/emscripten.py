@@ -1,12 +1,14 @@
 """``kind = "emscripten"``: C/C++ with emcc, as JS glue + wasm (``web``, ``node``) or a standalone
 WASI module.
 
-Debian's emcc 3.1.6 has quirks that are handled here so that users never meet them:
+Debian's emcc (3.1.6 in the debian-12 set, 3.1.69 in debian-13) has quirks that are handled here
+so that users never meet them:
 - its JS tools ``require`` modules that Debian installs under /usr/share/nodejs (``NODE_PATH``);
-- its Node glue loads the .wasm with ``fetch`` whenever one exists, and Node 18+ has a ``fetch`` that
-  cannot read file paths: a ``--pre-js`` hides ``fetch`` from the glue when it runs under Node;
-- at -O1 and above it minifies the HTML shell by calling ``htmlmin`` with a broken argument list, so
-  HTML minification is switched off.
+- 3.1.6's Node glue loads the .wasm with ``fetch`` whenever one exists, and Node 18+ has a ``fetch``
+  that cannot read file paths: a ``--pre-js`` hides ``fetch`` from the glue when it runs under Node
+  (3.1.69's glue reads the file itself, so it gets none);
+- at -O1 and above it minifies the HTML shell with a broken call (3.1.6: ``htmlmin``'s argument
+  list; 3.1.69: the lookup of ``html-minifier-terser``), so HTML minification is switched off.
 wasm-opt is not run again over emcc's output unless the target sets ``optimize = true``: emcc runs
 binaryen itself at the profile's -O level.
 
@@ -37,6 +39,7 @@ from wasmforge.config.model import EmscriptenTarget
 from wasmforge.config.resolve import Profile
 from wasmforge.errors import ConfigError
 from wasmforge.kinds import toolchain_of
+from wasmforge.toolchain_sets import SETS
 
 TOOLCHAIN = toolchain_of("emscripten")
 NODE_PATH = "/usr/share/nodejs"
@@ -110,8 +113,10 @@ def plan_target(
         stem = output_stem(name, target.output)
         argv.append(f"-sENVIRONMENT={target.environment}")
         if target.environment == "node":
-            argv += [*rawfs_flags, "--pre-js", f"{out}/{NODE_FETCH_SHIM}"]
-            files = ((NODE_FETCH_SHIM, NODE_FETCH_SHIM_TEXT),)
+            argv += rawfs_flags
+            if SETS[context.toolchains.set_for(TOOLCHAIN)].emcc_node_fetches:
+                argv += ["--pre-js", f"{out}/{NODE_FETCH_SHIM}"]
+                files = ((NODE_FETCH_SHIM, NODE_FETCH_SHIM_TEXT),)
         # The glue names the .wasm it loads, so emcc writes the final names directly.
         extensions = ["js", "wasm"]
         if target.html:
