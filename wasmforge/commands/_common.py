@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from wasmforge.console import Console, get_console
 from wasmforge.errors import UserError
+
+if TYPE_CHECKING:
+    from wasmforge.toolchain_sets import ToolchainSetName
 
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print the result as JSON on stdout (human output on stderr).")
@@ -75,6 +78,19 @@ def chosen_profile(release: bool, debug: bool, profile: str | None) -> str | Non
         msg = f"{' and '.join(given)} contradict each other: give one"
         raise UserError(msg)
     return "release" if release else "debug" if debug else profile
+
+
+def toolchain_set_named(raw: str, *, also: str | None = None) -> ToolchainSetName:
+    """The toolchain set ``--set`` names; a UserError listing the known ones (and ``also``, a
+    further word the option takes, such as ``all``)."""
+    from wasmforge.toolchain_sets import TOOLCHAIN_SETS
+
+    for known in TOOLCHAIN_SETS:
+        if raw == known:
+            return known
+    choices = ", ".join((*TOOLCHAIN_SETS, *((also,) if also else ())))
+    msg = f"--set: unknown toolchain set {raw!r} (known: {choices})"
+    raise UserError(msg)
 
 
 def check_runner(runner: str | None) -> None:

@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from wasmforge.commands._common import (
-    RUNNERS,
     ForceFlag,
     JsonFlag,
     check_runner,
     command_console,
     existing_file,
     output_file,
+    toolchain_set_named,
 )
-from wasmforge.errors import ConfigError, UserError
+from wasmforge.errors import UserError
 from wasmforge.kinds import KINDS
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ OPT_LEVELS = ("0", "1", "2", "3", "4", "s", "z")
 DEFAULT_LEVEL = "s"  # the built-in release profile's level
 # The image whose binaryen optimises a module with no toolchain of its own: WAT's.
 OPTIMIZER_IMAGE = KINDS["wat"].optimizer
-RUNNER_VARIABLE = "WASMFORGE_RUNNER"  # as for wasmforge build
 _BINARYEN_VERSION = re.compile(r"\bversion\s+(\d+)")
 
 
@@ -63,25 +62,17 @@ def parse_level(raw: str) -> OptLevel:
 
 def parse_set(raw: str | None) -> ToolchainSetName:
     """The toolchain set ``--set`` names (default: the default set); a UserError for others."""
-    from wasmforge.toolchain_sets import DEFAULT_SET, TOOLCHAIN_SETS
+    from wasmforge.toolchain_sets import DEFAULT_SET
 
-    if raw is None:
-        return DEFAULT_SET
-    for known in TOOLCHAIN_SETS:
-        if raw == known:
-            return known
-    msg = f"--set: unknown toolchain set {raw!r} (known: {', '.join(TOOLCHAIN_SETS)})"
-    raise UserError(msg)
+    return DEFAULT_SET if raw is None else toolchain_set_named(raw)
 
 
 def runner_name(flag: str | None, env: Mapping[str, str]) -> str:
     """``--runner``, else ``WASMFORGE_RUNNER``, else auto: the order ``wasmforge build`` uses."""
+    from wasmforge.config.resolve import runner_choice
+
     check_runner(flag)
-    name = flag or env.get(RUNNER_VARIABLE) or "auto"
-    if name not in RUNNERS:
-        msg = f"{RUNNER_VARIABLE}: unknown runner {name!r} (expected auto, docker or local)"
-        raise ConfigError(msg)
-    return name
+    return runner_choice(flag, env, "auto")
 
 
 @dataclass(frozen=True)

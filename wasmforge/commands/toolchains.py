@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from wasmforge.commands._common import JsonFlag, command_console
+from wasmforge.commands._common import JsonFlag, command_console, toolchain_set_named
 
 if TYPE_CHECKING:
     from wasmforge.config.model import WasmforgeConfig
@@ -89,7 +89,6 @@ def _selection(
     names: list[str] | None, set_option: str | None, config: WasmforgeConfig | None
 ) -> list[tuple[ToolchainSetName | None, str]]:
     """(set, image name) pairs to act on; a None set means "as the project's config says"."""
-    from wasmforge.errors import UserError
     from wasmforge.toolchain_sets import DEFAULT_SET, TOOLCHAIN_SETS
     from wasmforge.toolchains.images import check_kind, image_names
 
@@ -99,11 +98,7 @@ def _selection(
     elif set_option == ALL_SETS:
         sets = list(TOOLCHAIN_SETS)
     else:
-        sets = [s for s in TOOLCHAIN_SETS if s == set_option]
-        if not sets:
-            msg = (f"--set: unknown toolchain set {set_option!r} "
-                   f"(known: {', '.join(TOOLCHAIN_SETS)}, {ALL_SETS})")
-            raise UserError(msg)
+        sets = [toolchain_set_named(set_option, also=ALL_SETS)]
     chosen: list[tuple[ToolchainSetName | None, str]] = []
     for toolchain_set in sets:
         listed = image_names(toolchain_set or (config.toolchains.set if config else DEFAULT_SET))

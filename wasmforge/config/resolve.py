@@ -166,17 +166,23 @@ def resolve_profile(config: WasmforgeConfig, name: str) -> Profile:
     return Profile(name=name, **values)
 
 
+def runner_choice(flag: str | None, env: Mapping[str, str], default: str) -> str:
+    """``--runner``, else ``WASMFORGE_RUNNER``, else ``default`` (``[build] runner``)."""
+    runner = flag or env.get(f"{ENV_PREFIX}RUNNER") or default
+    if runner not in get_args(RunnerName):
+        source = "--runner" if flag else f"{ENV_PREFIX}RUNNER"
+        msg = f"{source}: unknown runner {runner!r} (expected auto, docker or local)"
+        raise ConfigError(msg)
+    return runner
+
+
 def resolve_settings(
     root: Path, config: WasmforgeConfig, env: Mapping[str, str], flags: BuildFlags
 ) -> Settings:
     """Apply defaults < file < environment < flags for the build settings."""
     build = config.build
     profile_name = flags.profile or env.get(f"{ENV_PREFIX}PROFILE") or build.profile
-    runner = flags.runner or env.get(f"{ENV_PREFIX}RUNNER") or build.runner
-    if runner not in get_args(RunnerName):
-        source = "--runner" if flags.runner else f"{ENV_PREFIX}RUNNER"
-        msg = f"{source}: unknown runner {runner!r} (expected auto, docker or local)"
-        raise ConfigError(msg)
+    runner = runner_choice(flags.runner, env, build.runner)
     jobs = flags.jobs or _env_int(env, "JOBS") or build.jobs or os.cpu_count() or 1
     out_dir = flags.out_dir or Path(env.get(f"{ENV_PREFIX}OUT_DIR") or build.out_dir)
     unknown = [t for t in flags.targets if t not in config.targets]
