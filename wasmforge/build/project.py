@@ -135,12 +135,15 @@ def _stat_files(files: list[Path]) -> dict[str, FileStat]:
 
 
 def _recipe_files(settings: Settings) -> list[Path]:
-    """The toolchain recipes the build's keys depend on (shipped ones, and the project's own)."""
-    from wasmforge.resources import toolchains_dir
+    """The toolchain recipes the build's keys depend on: those of the sets the project builds
+    with (base.toml included), and the project's own."""
+    from wasmforge.kinds import IMAGE_KINDS
+    from wasmforge.toolchains.recipe import set_dir
     from wasmforge.toolchains.tagging import recipe_files
 
-    directories = [toolchains_dir()]
-    for override in settings.config.toolchains.overrides().values():
+    toolchains = settings.config.toolchains
+    directories = [set_dir(s) for s in sorted({toolchains.set_for(k) for k in IMAGE_KINDS})]
+    for override in toolchains.overrides().values():
         if override.recipe:
             directories.append(settings.root / override.recipe)
     return [p for d in directories if d.is_dir() for p in recipe_files(d)]
