@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from wasmforge.config.model import ToolchainOverride, WasmforgeConfig
 
 __all__ = ["IMAGE_KINDS", "ToolchainImage", "ToolchainSource", "ensure_image", "identity",
-           "image_names", "resolve_source"]
+           "image_names", "record_image", "resolve_source"]
 
 OVERRIDE_IMAGE = "image"
 OVERRIDE_RECIPE = "recipe"
@@ -234,7 +234,7 @@ def ensure_image(
         present = _existing(client, tag)
         if present is not None:
             if _needs_record(lock.get(source.lock_name), tag, present):
-                _record(client, lock, source, tag, present, base_spec, None)
+                record_image(client, lock, source, tag, present, base_spec, None)
             return ToolchainImage(kind=kind, reference=tag, image_id=present, env=source.env,
                                   toolchain_set=source.toolchain_set)
     with _process_lock, lock.building():
@@ -284,11 +284,11 @@ def _build(
     }
     result = build_image(client, recipe, tag, console, buildargs=buildargs, labels=labels)
     console.info(f"{source.kind} | built {tag} ({result.image_id[:19]}) in {result.seconds:.1f} s")
-    _record(client, lock, source, tag, result.image_id, base_spec, base)
+    record_image(client, lock, source, tag, result.image_id, base_spec, base)
     return result.image_id
 
 
-def _record(
+def record_image(
     client: docker.DockerClient,
     lock: LockFile,
     source: ToolchainSource,
@@ -297,7 +297,8 @@ def _record(
     base_spec: BaseSpec | None,
     base: base_images.BaseImage | None,
 ) -> None:
-    """Read the package versions back from the image, check the pins, and write the lock entry."""
+    """Read the package versions back from the image, check the pins, and write the lock entry:
+    for an image built here, found here, or pulled (``toolchains pull``)."""
     assert source.recipe is not None
     try:
         with ImageProbe(client, image_id) as probe:

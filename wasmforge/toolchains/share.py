@@ -40,8 +40,8 @@ from wasmforge.toolchains.base import BaseImage
 from wasmforge.toolchains.builder import LABEL_PREFIX
 from wasmforge.toolchains.images import (
     ToolchainSource,
-    _record,  # the lock entry a build writes, pins checked: a pulled image gets the same
     find_image,
+    record_image,
     tag_for,
 )
 from wasmforge.toolchains.lock import LockFile
@@ -383,7 +383,7 @@ def _pull_one(
         with lock.building():  # not while a build of this engine writes the same entry
             present = find_image(client, tag)
             if present is None:
-                _record(client, lock, source, tag, str(image.id), base_spec, base)
+                record_image(client, lock, source, tag, str(image.id), base_spec, base)
                 local_repository, _, local_tag = tag.rpartition(":")
                 image.tag(local_repository, local_tag)
     except WasmforgeError:
