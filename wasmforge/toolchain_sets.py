@@ -23,7 +23,6 @@ WASIP2 = "wasm32-wasip2"
 @dataclass(frozen=True)
 class ToolchainSet:
     name: ToolchainSetName
-    debian: str  # "Debian 13 (trixie)", for messages and listings
     # What clang's --target says for WASI preview 1 (clang 16 knows only "wasm32-wasi").
     c_wasip1_target: str
     # The Rust target a `kind = "rust"` target builds for when it names none.
@@ -33,7 +32,8 @@ class ToolchainSet:
     # Whether the C and Rust toolchains can build for wasm32-wasip2.
     wasip2: bool
     # The linker a bare rustc must be told (`-C linker=`): Debian's rustc has neither rust-lld nor
-    # wasm-component-ld. Cargo builds get it from the image's Cargo config. None: rustc's default.
+    # wasm-component-ld. Cargo builds get it from the image's CARGO_TARGET_<TRIPLE>_LINKER. None:
+    # rustc's default.
     rustc_linker: str | None = None
     # Whether emcc's Node glue fetch()es its .wasm (3.1.6), which Node cannot do for a file path
     # (3.1.69's reads the file): then wasmforge hides fetch from it under Node.
@@ -42,12 +42,12 @@ class ToolchainSet:
 
 SETS: dict[ToolchainSetName, ToolchainSet] = {
     "debian-13": ToolchainSet(
-        "debian-13", debian="Debian 13 (trixie)", c_wasip1_target=WASIP1,
+        "debian-13", c_wasip1_target=WASIP1,
         rust_default_triple=WASIP1,
         rust_targets=(WASIP1, WASIP2, "wasm32-unknown-unknown"), wasip2=True,
         rustc_linker="wasm-ld-19"),
     "debian-12": ToolchainSet(
-        "debian-12", debian="Debian 12 (bookworm)", c_wasip1_target="wasm32-wasi",
+        "debian-12", c_wasip1_target="wasm32-wasi",
         rust_default_triple="wasm32-wasi", rust_targets=("wasm32-wasi",), wasip2=False,
         emcc_node_fetches=True),
 }
